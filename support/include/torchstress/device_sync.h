@@ -1,0 +1,31 @@
+// Device stream and sync policy: which stream a worker issues on, and how it waits for its work.
+// CPU ops are synchronous; CUDA follows TORCHSTRESS_CUDA_STREAMS and TORCHSTRESS_SYNC; MPS has one
+// process-wide stream, so its sync always waits for every thread's work (upstream MPSHooks).
+#pragma once
+
+#include <c10/core/Device.h>
+
+#include <memory>
+
+namespace torchstress {
+
+// Held by each worker for its lifetime: under the per-thread CUDA policy it makes a pool stream
+// current for this thread (CUDA's current stream is thread-local); otherwise it does nothing.
+class WorkerStreamScope {
+ public:
+  explicit WorkerStreamScope(const c10::Device& device);
+  ~WorkerStreamScope();
+  WorkerStreamScope(const WorkerStreamScope&) = delete;
+  WorkerStreamScope& operator=(const WorkerStreamScope&) = delete;
+
+ private:
+  std::shared_ptr<void> impl_;
+};
+
+// Waits for the work this thread issued on `device`, by the SYNC policy.
+void sync_thread_work(const c10::Device& device);
+
+// Waits for all work on `device` from every thread (used before timing and reference checks).
+void sync_device(const c10::Device& device);
+
+}  // namespace torchstress

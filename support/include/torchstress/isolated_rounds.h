@@ -1,0 +1,52 @@
+// Isolated rounds: each round runs in its own process as a GoogleTest "threadsafe" death test
+// (the binary is re-executed and the child re-runs the test body from its top; never a plain
+// fork, since CUDA and Metal are not fork-safe). The parent does no device work: it classifies
+// each child's end as passed, failed (with the child's one-line reason), crashed (signal name,
+// and any known upstream crash signature) or timed out, keeps going after a failure, and
+// reports the pass rate with its 95% bound.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace torchstress {
+
+enum class RoundStatus { kPassed, kFailed, kCrashed, kTimedOut };
+const char* to_string(RoundStatus s);
+
+struct RoundOutcome {
+  int round = 0;  // 1-based
+  RoundStatus status = RoundStatus::kFailed;
+  std::string detail;           // one line: the child's reason, the signal, the stall message
+  std::string crash_signature;  // "matches pytorch/pytorch#... : ..." when stderr matched one
+  std::string stderr_tail;      // last lines the child printed
+
+  std::string describe() const;  // "round 3 crashed: SIGSEGV"
+};
+
+struct RoundsSummary {
+  std::vector<RoundOutcome> rounds;
+  int passed = 0;
+  int total = 0;
+  double pass_rate = 0.0;
+  double failure_upper_bound = 1.0;  // one-sided 95%
+
+  std::string headline() const;  // "Passed 10/10; per-round failure rate below 25.9% at 95%"
+};
+
+// A round's work, run in the child: returns "" when everything passed, else a one-line reason.
+using RoundBody = std::function<std::string(int round)>;
+
+// Must be called from a TEST body (it uses EXPECT_EXIT). Runs `rounds` rounds, each in a fresh
+// process with a deadline of TORCHSTRESS_ROUND_TIMEOUT_SECONDS.
+RoundsSummary run_isolated_rounds(int rounds, const RoundBody& body);
+
+// Records the summary as test properties and logs one line per round.
+void record_rounds(const RoundsSummary& s);
+
+// True in a death-test child (re-executed binary).
+bool in_death_test_child();
+void set_in_death_test_child(bool v);
+
+}  // namespace torchstress

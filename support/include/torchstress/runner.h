@@ -1,0 +1,62 @@
+// Runner: N worker threads x M iterations (or for a duration) of a workload, released together
+// by a start gate, watched by the hang watchdog, every output checked. Workers record; the
+// caller asserts once on the returned errors (EXPECT_THAT(r.errors, HasNoErrors())).
+#pragma once
+
+#include <c10/core/Device.h>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "torchstress/error_sink.h"
+#include "torchstress/workloads.h"
+
+namespace torchstress {
+
+struct Progress {
+  double elapsed_s;
+  long ops;
+  double current_ops_per_s;  // over the last interval
+  size_t errors;
+};
+
+struct RunSpec {
+  int threads = 1;
+  long iterations = 0;                          // per thread; used when duration is zero
+  std::chrono::duration<double> duration{0.0};  // run until it elapses
+  bool sync_each_op = true;                     // false: pipelined, one sync at the end (bench)
+  bool check_each_op = true;
+  std::chrono::duration<double> progress_interval{0.0};
+  std::function<void(const Progress&)> on_progress;
+};
+
+struct RunResult {
+  std::string workload;
+  std::string device;
+  int threads = 0;
+  std::vector<long> ops_per_thread;  // attempted ops, per thread
+  long total_ops = 0;
+  long failed_ops = 0;
+  double wall_seconds = 0.0;         // gate opening to last join; thread creation not included
+  double ops_per_second = 0.0;
+  std::vector<ErrorRecord> errors;
+  std::map<std::string, size_t> error_counts;  // by kind, including any not kept in `errors`
+  std::vector<WarningRecord> warnings;
+
+  long successes() const { return total_ops - failed_ops; }
+  long min_thread_ops() const;
+  long max_thread_ops() const;
+  // "400/400"
+  std::string success_ratio() const;
+};
+
+// Prepares `workload` for spec.threads (references first), then runs it.
+RunResult run_workload(Workload& workload, const RunSpec& spec);
+
+// Records the usual figures of a run as test properties and results-log fields, prefixed.
+void record_run(const RunResult& r, const std::string& prefix = "");
+
+}  // namespace torchstress

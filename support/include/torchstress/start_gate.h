@@ -1,0 +1,58 @@
+// Start gate: workers are created first, wait here, and are released together once all arrived.
+// Every wait has a deadline, and the gate can be broken so nobody is ever left blocked.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace torchstress {
+
+class StartGate {
+ public:
+  StartGate(int parties, std::chrono::duration<double> deadline);
+
+  // Worker side: announce readiness and wait until opened. Returns false if the gate was broken
+  // or its deadline passed; the worker must then return without doing work.
+  bool arrive_and_wait(int party);
+
+  // Main side: wait (bounded) for every party, then open. On expiry the gate is broken, and
+  // `missing` names the parties that never arrived.
+  bool open_when_all_arrived(std::string* missing);
+
+  // Releases every waiter; arrive_and_wait returns false from now on.
+  void break_gate(const std::string& why);
+
+  bool broken() const;
+  std::string broken_reason() const;
+
+ private:
+  const int parties_;
+  const std::chrono::duration<double> deadline_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<bool> arrived_;
+  int arrived_count_ = 0;
+  bool open_ = false;
+  bool broken_ = false;
+  std::string why_;
+};
+
+// Breaks the gate when the main thread leaves the scope without opening it (early return,
+// failed assertion, exception), so no worker stays blocked.
+class GateBreaker {
+ public:
+  explicit GateBreaker(StartGate& gate) : gate_(gate) {}
+  ~GateBreaker() {
+    if (armed_) gate_.break_gate("main thread left before opening the gate");
+  }
+  void disarm() { armed_ = false; }
+
+ private:
+  StartGate& gate_;
+  bool armed_ = true;
+};
+
+}  // namespace torchstress

@@ -1,0 +1,35 @@
+// Runs a program as a child process with a deadline, capturing its combined output: the
+// self-tests run the suite's own binary this way to prove that it fails when it should.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace torchstress {
+
+struct ChildResult {
+  int exit_code = -1;   // valid when !signaled
+  int signal = 0;       // valid when signaled
+  bool signaled = false;
+  bool timed_out = false;  // killed at the deadline
+  double seconds = 0.0;
+  std::string output;   // stdout and stderr, interleaved
+
+  std::string describe() const;  // "exit 1", "signal SIGSEGV", "timed out after 60 s"
+};
+
+// argv[0] is the program path. `env` entries are set on top of this process's environment
+// (an empty value unsets the variable).
+ChildResult run_child(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
+                      std::chrono::duration<double> deadline);
+
+// "SIGSEGV", "SIGABRT", ... or "signal N".
+std::string signal_name(int sig);
+
+// The path of the running test binary (saved by the shared test main from argv[0]).
+const std::string& self_executable();
+void set_self_executable(const std::string& path);
+
+}  // namespace torchstress

@@ -1,0 +1,66 @@
+// The seed's workloads, defined once and used by every test and benchmark. Each prepares distinct
+// inputs per thread and a reference output per thread before workers start (single-threaded, same
+// device), cross-checked once against the CPU; every op's output is checked against it.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "torchstress/error_sink.h"
+
+namespace torchstress {
+
+struct Tolerance {
+  double rtol = 1e-5;
+  double atol = 1e-5;
+};
+
+class Workload {
+ public:
+  virtual ~Workload() = default;
+  virtual const char* name() const = 0;
+
+  // Builds inputs and references for `threads` workers. Throws if the device disagrees with the
+  // CPU beyond the cross-check tolerance.
+  void prepare(int threads);
+
+  // One op by `thread` (its own input). Returns the output; the runner syncs and checks it.
+  virtual at::Tensor run_once(int thread) = 0;
+
+  // nullopt when `output` matches the reference of `thread`; otherwise the error (kind, max abs
+  // diff, message) for the runner to complete with thread, iteration and device.
+  std::optional<ErrorRecord> check(int thread, const at::Tensor& output) const;
+
+  const c10::Device& device() const { return device_; }
+  int prepared_threads() const { return static_cast<int>(references_.size()); }
+  Tolerance tolerance() const { return tolerance_; }
+
+ protected:
+  Workload(c10::Device device, Tolerance same_device, Tolerance vs_cpu)
+      : device_(device), tolerance_(same_device), cpu_tolerance_(vs_cpu) {}
+
+  // Inputs of `thread` (already on the device); made by make_inputs().
+  const std::vector<at::Tensor>& inputs(int thread) const { return inputs_[static_cast<size_t>(thread)]; }
+  // Deterministic per-thread inputs on the CPU.
+  virtual std::vector<at::Tensor> make_inputs(int thread) const = 0;
+  // The op on the CPU copy of the model, for the cross-check.
+  virtual at::Tensor run_on_cpu(const std::vector<at::Tensor>& cpu_inputs) = 0;
+
+ private:
+  c10::Device device_;
+  Tolerance tolerance_;
+  Tolerance cpu_tolerance_;
+  std::vector<std::vector<at::Tensor>> inputs_;
+  std::vector<at::Tensor> references_;
+  std::vector<double> ref_absmax_;
+};
+
+// Names: mm, matmul128, layernorm, transformer, mlp. `batch` applies to mlp (default 1).
+std::unique_ptr<Workload> make_workload(const std::string& name, const c10::Device& device, int batch = 1);
+
+}  // namespace torchstress

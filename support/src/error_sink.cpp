@@ -1,0 +1,78 @@
+#include "torchstress/error_sink.h"
+
+#include <fmt/format.h>
+
+namespace torchstress {
+
+const char* to_string(ErrorKind kind) {
+  switch (kind) {
+    case ErrorKind::kException: return "exception";
+    case ErrorKind::kWrongValue: return "wrong value";
+    case ErrorKind::kNonFinite: return "NaN/Inf";
+    case ErrorKind::kStall: return "stall";
+    case ErrorKind::kGate: return "start gate";
+  }
+  return "unknown";
+}
+
+std::string ErrorRecord::describe() const {
+  const std::string where = fmt::format("in thread {}, iteration {} (op {} on {})", thread, iteration, op, device);
+  switch (kind) {
+    case ErrorKind::kWrongValue:
+      return fmt::format("wrong value {}: max abs diff {:.6g}; {}", where, max_abs_diff, message);
+    case ErrorKind::kNonFinite: return fmt::format("NaN/Inf {}: {}", where, message);
+    case ErrorKind::kException: return fmt::format("exception {}: {}", where, message);
+    case ErrorKind::kStall: return message;
+    case ErrorKind::kGate: return fmt::format("start gate broken: {}", message);
+  }
+  return message;
+}
+
+void ErrorSink::add(ErrorRecord record) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++total_;
+  size_t& n = counts_[to_string(record.kind)];
+  ++n;
+  if (n <= keep_per_kind_) errors_.push_back(std::move(record));
+}
+
+void ErrorSink::add_warning(WarningRecord record) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (warnings_.size() < keep_per_kind_) warnings_.push_back(std::move(record));
+}
+
+std::vector<ErrorRecord> ErrorSink::errors() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return errors_;
+}
+
+std::vector<WarningRecord> ErrorSink::warnings() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return warnings_;
+}
+
+size_t ErrorSink::total_errors() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return total_;
+}
+
+std::map<std::string, size_t> ErrorSink::counts_by_kind() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return counts_;
+}
+
+std::string format_grouped(const std::vector<ErrorRecord>& errors, size_t max_lines_per_kind) {
+  std::map<std::string, std::vector<const ErrorRecord*>> groups;
+  for (const auto& e : errors) groups[to_string(e.kind)].push_back(&e);
+  std::string out;
+  for (const auto& [kind, list] : groups) {
+    out += fmt::format("  {} ({}):\n", kind, list.size());
+    for (size_t i = 0; i < list.size() && i < max_lines_per_kind; ++i) {
+      out += fmt::format("    - {}\n", list[i]->describe());
+    }
+    if (list.size() > max_lines_per_kind) out += fmt::format("    ... and {} more\n", list.size() - max_lines_per_kind);
+  }
+  return out;
+}
+
+}  // namespace torchstress

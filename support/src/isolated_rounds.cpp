@@ -1,0 +1,179 @@
+#include "torchstress/isolated_rounds.h"
+
+#include <fmt/format.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <sstream>
+#include <thread>
+
+#include "torchstress/crash_signatures.h"
+#include "torchstress/exit_codes.h"
+#include "torchstress/fault_injection.h"
+#include "torchstress/knobs.h"
+#include "torchstress/log.h"
+#include "torchstress/results.h"
+#include "torchstress/stats.h"
+#include "torchstress/subprocess.h"
+
+namespace torchstress {
+namespace {
+
+std::atomic<bool> g_child{false};
+constexpr const char* kReasonPrefix = "torchstress-round-result: ";
+
+// In the child: run the round under a deadline, print one result line, and end the process.
+[[noreturn]] void child_main(int round, const RoundBody& body) {
+  set_current_round(round);
+  const double deadline = knobs().round_timeout.count();
+  std::thread([round, deadline] {
+    std::this_thread::sleep_for(std::chrono::duration<double>(deadline));
+    std::fprintf(stderr, "%stimed out: round %d passed its %.0f s deadline\n", kReasonPrefix, round, deadline);
+    std::fflush(stderr);
+    std::_Exit(kExitRoundDeadline);
+  }).detach();
+  std::string reason;
+  try {
+    reason = body(round);
+  } catch (const std::exception& e) {
+    reason = fmt::format("exception outside the workers: {}", e.what());
+  }
+  if (reason.empty()) {
+    std::fprintf(stderr, "%spassed\n", kReasonPrefix);
+  } else {
+    std::fprintf(stderr, "%sfailed: %s\n", kReasonPrefix, reason.c_str());
+  }
+  std::fflush(nullptr);
+  std::_Exit(reason.empty() ? 0 : 1);
+}
+
+std::string tail_lines(const std::string& text, int n) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) lines.push_back(line);
+  std::string out;
+  for (size_t i = lines.size() > static_cast<size_t>(n) ? lines.size() - n : 0; i < lines.size(); ++i) out += lines[i] + "\n";
+  return out;
+}
+
+std::string find_reason(const std::string& text) {
+  const auto pos = text.rfind(kReasonPrefix);
+  if (pos == std::string::npos) return "";
+  const auto start = pos + std::string(kReasonPrefix).size();
+  return text.substr(start, text.find('\n', start) - start);
+}
+
+std::string find_stall(const std::string& text) {
+  const auto pos = text.find("torchstress watchdog: ");
+  if (pos == std::string::npos) return "";
+  return text.substr(pos, text.find('\n', pos) - pos);
+}
+
+RoundOutcome classify(int round, int wait_status, const std::string& child_stderr) {
+  RoundOutcome o;
+  o.round = round;
+  o.stderr_tail = tail_lines(child_stderr, 15);
+  o.crash_signature = describe_crash_match(child_stderr);
+  const std::string reason = find_reason(child_stderr);
+  if (WIFSIGNALED(wait_status)) {
+    o.status = RoundStatus::kCrashed;
+    o.detail = signal_name(WTERMSIG(wait_status));
+  } else if (WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0 && reason == "passed") {
+    o.status = RoundStatus::kPassed;
+  } else if (WIFEXITED(wait_status) &&
+             (WEXITSTATUS(wait_status) == kExitStalled || WEXITSTATUS(wait_status) == kExitRoundDeadline)) {
+    o.status = RoundStatus::kTimedOut;
+    o.detail = WEXITSTATUS(wait_status) == kExitStalled ? find_stall(child_stderr) : reason;
+  } else {
+    o.status = RoundStatus::kFailed;
+    o.detail = reason.empty() ? fmt::format("exit {} without a result line", WEXITSTATUS(wait_status)) : reason;
+  }
+  return o;
+}
+
+}  // namespace
+
+bool in_death_test_child() { return g_child.load(); }
+void set_in_death_test_child(bool v) { g_child.store(v); }
+
+const char* to_string(RoundStatus s) {
+  switch (s) {
+    case RoundStatus::kPassed: return "passed";
+    case RoundStatus::kFailed: return "failed";
+    case RoundStatus::kCrashed: return "crashed";
+    case RoundStatus::kTimedOut: return "timed out";
+  }
+  return "unknown";
+}
+
+std::string RoundOutcome::describe() const {
+  std::string s = fmt::format("round {} {}", round, to_string(status));
+  if (!detail.empty()) s += ": " + detail;
+  if (!crash_signature.empty()) s += " (" + crash_signature + ")";
+  return s;
+}
+
+std::string RoundsSummary::headline() const {
+  return fmt::format("Passed {}/{}; per-round failure rate below {:.1f}% at 95% confidence", passed, total,
+                     100.0 * failure_upper_bound);
+}
+
+RoundsSummary run_isolated_rounds(int rounds, const RoundBody& body) {
+  RoundsSummary s;
+  s.total = rounds;
+  for (int round = 1; round <= rounds; ++round) {
+    int status = -1;
+    std::string child_stderr;
+    // The predicate and matcher only capture: the pass/fail decision is the pass-rate threshold,
+    // and the parent keeps running rounds after a failure.
+    auto capture_status = [&status](int st) {
+      status = st;
+      return true;
+    };
+    auto capture_stderr = ::testing::Truly([&child_stderr](const std::string& text) {
+      child_stderr = text;
+      return true;
+    });
+    EXPECT_EXIT(child_main(round, body), capture_status, capture_stderr);
+    if (in_death_test_child()) continue;  // the child skips the rounds that are not its own
+    RoundOutcome o = classify(round, status, child_stderr);
+    logger("rounds")->info("{}", o.describe());
+    if (o.status != RoundStatus::kPassed && !o.stderr_tail.empty()) {
+      logger("rounds")->info("round {} stderr (last lines):\n{}", round, o.stderr_tail);
+    }
+    results_log().append(JsonLine()
+                             .add("type", "round")
+                             .add("test", current_test_name())
+                             .add("round", round)
+                             .add("status", to_string(o.status))
+                             .add("detail", o.detail)
+                             .add("crash_signature", o.crash_signature));
+    if (o.status == RoundStatus::kPassed) ++s.passed;
+    s.rounds.push_back(std::move(o));
+  }
+  s.pass_rate = rounds > 0 ? static_cast<double>(s.passed) / rounds : 0.0;
+  s.failure_upper_bound = failure_rate_upper_bound(rounds - s.passed, rounds);
+  return s;
+}
+
+void record_rounds(const RoundsSummary& s) {
+  record("rounds_passed", static_cast<double>(s.passed));
+  record("rounds_total", static_cast<double>(s.total));
+  record("pass_rate", s.pass_rate);
+  record("failure_rate_upper_bound_95", s.failure_upper_bound);
+  record("rounds_headline", s.headline());
+  std::string outcomes;
+  for (const auto& o : s.rounds) {
+    if (o.status != RoundStatus::kPassed) outcomes += (outcomes.empty() ? "" : " | ") + o.describe();
+  }
+  record("round_failures", outcomes.empty() ? "none" : outcomes);
+  logger("rounds")->info("{}", s.headline());
+  std::printf("%s\n", s.headline().c_str());
+}
+
+}  // namespace torchstress

@@ -1,0 +1,41 @@
+// The seed's "Quick Soak Test": 8 threads of `matmul128` for 60 s with a sync after each op, every
+// result checked, a progress line every 10 s. EightThreadsShort runs the same code for a few
+// seconds in the quick tier so the soak never rots.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "torchstress/device.h"
+#include "torchstress/knobs.h"
+#include "torchstress/log.h"
+#include "torchstress/matchers.h"
+#include "torchstress/runner.h"
+
+namespace torchstress {
+namespace {
+
+void RunSoak(std::chrono::duration<double> duration) {
+  auto w = make_workload("matmul128", device_under_test());
+  RunSpec spec;
+  spec.threads = static_cast<int>(knobs().threads);
+  spec.duration = duration;
+  spec.progress_interval = knobs().progress_seconds;
+  spec.on_progress = [](const Progress& p) {
+    logger("soak")->info("elapsed {:.0f} s, {} ops, {:.1f} ops/s now, {} errors", p.elapsed_s, p.ops,
+                         p.current_ops_per_s, p.errors);
+  };
+  logger("soak")->info("soaking {} threads of matmul128 on {} for {:.0f} s", spec.threads,
+                       device_label(device_under_test()), duration.count());
+  RunResult r = run_workload(*w, spec);
+  record_run(r);
+  logger("soak")->info("done: {} ops in {:.1f} s = {:.1f} ops/s, {} errors, per-thread ops min {} max {}",
+                       r.total_ops, r.wall_seconds, r.ops_per_second, r.failed_ops, r.min_thread_ops(),
+                       r.max_thread_ops());
+  EXPECT_GT(r.min_thread_ops(), 0) << "a thread made no progress at all (starved)";
+  EXPECT_THAT(r.errors, HasNoErrors());
+}
+
+TEST(Soak, EightThreads60s) { RunSoak(knobs().soak_seconds); }
+TEST(Soak, EightThreadsShort) { RunSoak(knobs().soak_short_seconds); }
+
+}  // namespace
+}  // namespace torchstress

@@ -1,0 +1,121 @@
+// Proof that the suite fails when it should: each fault class is injected into the suite's own
+// battery binary (run as a child process, with a deadline) and the child must FAIL with the right
+// classification in its output. The same runs without injection pass.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <map>
+#include <string>
+
+#include "torchstress/exit_codes.h"
+#include "torchstress/subprocess.h"
+
+namespace torchstress {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr double kDeadlineSeconds = 120;  // a child past this means the suite itself hung
+
+// Small but real workloads on the CPU, so each child takes seconds.
+const std::map<std::string, std::string> kSmallRun = {
+    {"TORCHSTRESS_DEVICE", "cpu"},          {"TORCHSTRESS_LAYERNORM_ITERATIONS", "20"},
+    {"TORCHSTRESS_TRANSFORMER_ITERATIONS", "3"}, {"TORCHSTRESS_QUICK_ROUNDS", "2"},
+    {"TORCHSTRESS_STALL_SECONDS", "3"},     {"TORCHSTRESS_RESULTS_DIR", ""},
+    {"TORCHSTRESS_INJECT", ""},             {"TORCHSTRESS_INJECT_ROUND", ""}};
+
+ChildResult RunBattery(const std::string& test, std::map<std::string, std::string> env) {
+  for (const auto& [k, v] : kSmallRun) env.emplace(k, v);
+  if (env["TORCHSTRESS_RESULTS_DIR"].empty()) env["TORCHSTRESS_RESULTS_DIR"] = ::testing::TempDir() + "torchstress-selftest";
+  ChildResult r = run_child({TORCHSTRESS_BATTERY_BINARY, "--gtest_filter=" + test}, env,
+                            std::chrono::duration<double>(kDeadlineSeconds));
+  EXPECT_FALSE(r.timed_out) << "the child outlived its deadline; output:\n" << r.output;
+  return r;
+}
+
+TEST(FaultInjection, CleanRunPasses) {
+  ChildResult r = RunBattery("Stress.LayerNorm", {});
+  EXPECT_EQ(r.exit_code, 0) << r.describe() << "\n" << r.output;
+}
+
+TEST(FaultInjection, ThrowIsReportedAsAnExceptionWithThreadAndIteration) {
+  ChildResult r = RunBattery("Stress.LayerNorm", {{"TORCHSTRESS_INJECT", "throw@2:3"}});
+  EXPECT_EQ(r.exit_code, 1) << r.describe();
+  EXPECT_THAT(r.output, HasSubstr("exception in thread 2, iteration 3 (op layernorm on cpu): injected fault"));
+}
+
+TEST(FaultInjection, WrongValueIsReportedWithMaxAbsDiff) {
+  ChildResult r = RunBattery("Stress.LayerNorm", {{"TORCHSTRESS_INJECT", "wrong@5:12"}});
+  EXPECT_EQ(r.exit_code, 1) << r.describe();
+  EXPECT_THAT(r.output, HasSubstr("wrong value in thread 5, iteration 12 (op layernorm on cpu): max abs diff 1"));
+}
+
+TEST(FaultInjection, NanIsReportedAsNonFinite) {
+  ChildResult r = RunBattery("Stress.LayerNorm", {{"TORCHSTRESS_INJECT", "nan@1:4"}});
+  EXPECT_EQ(r.exit_code, 1) << r.describe();
+  EXPECT_THAT(r.output, HasSubstr("NaN/Inf in thread 1, iteration 4 (op layernorm on cpu): 1 of 131072 values"));
+}
+
+TEST(FaultInjection, HangIsNamedByTheWatchdogWithinTheStallDeadline) {
+  ChildResult r = RunBattery("Stress.LayerNorm", {{"TORCHSTRESS_INJECT", "hang@2:7"}});
+  EXPECT_EQ(r.exit_code, kExitStalled) << r.describe() << "\n" << r.output;
+  EXPECT_THAT(r.output, HasSubstr("thread 2 stuck at iteration 7 in layernorm"));
+  EXPECT_LT(r.seconds, 60) << "the watchdog, not a CTest timeout, must end a hang";
+}
+
+TEST(FaultInjection, RaceOnASharedScratchTensorGivesWrongValuesOnlyUnderConcurrency) {
+  ChildResult racy = RunBattery("Stress.LayerNorm", {{"TORCHSTRESS_INJECT", "race"}, {"TORCHSTRESS_LAYERNORM_ITERATIONS", "50"}});
+  EXPECT_EQ(racy.exit_code, 1) << racy.describe() << "\n" << racy.output;
+  EXPECT_THAT(racy.output, HasSubstr("wrong value in thread"));
+  ChildResult alone = RunBattery("Stress.LayerNorm", {{"TORCHSTRESS_INJECT", "race"}, {"TORCHSTRESS_THREADS", "1"}});
+  EXPECT_EQ(alone.exit_code, 0) << "one thread cannot race with itself:\n" << alone.output;
+}
+
+TEST(FaultInjection, SegfaultInOneRoundIsClassifiedAndTheOtherRoundsStillRun) {
+  ChildResult r = RunBattery("TransformerEncoder.IsolatedRoundsQuick",
+                             {{"TORCHSTRESS_INJECT", "segv@0:1"}, {"TORCHSTRESS_INJECT_ROUND", "2"}});
+  EXPECT_EQ(r.exit_code, 1) << r.describe();
+  EXPECT_THAT(r.output, HasSubstr("round 1 passed"));
+  EXPECT_THAT(r.output, HasSubstr("round 2 crashed: SIGSEGV"));
+  EXPECT_THAT(r.output, HasSubstr("Passed 1/2"));
+}
+
+TEST(FaultInjection, AbortInARoundIsClassifiedAsSigabrt) {
+  ChildResult r = RunBattery("TransformerEncoder.IsolatedRoundsQuick",
+                             {{"TORCHSTRESS_INJECT", "abort@3:0"}, {"TORCHSTRESS_INJECT_ROUND", "1"}});
+  EXPECT_EQ(r.exit_code, 1) << r.describe();
+  EXPECT_THAT(r.output, HasSubstr("round 1 crashed: SIGABRT"));
+  EXPECT_THAT(r.output, HasSubstr("round 2 passed"));
+}
+
+TEST(FaultInjection, HangInARoundIsReportedAsTimedOutNamingTheStuckThread) {
+  ChildResult r = RunBattery("TransformerEncoder.IsolatedRoundsQuick",
+                             {{"TORCHSTRESS_INJECT", "hang@1:2"}, {"TORCHSTRESS_INJECT_ROUND", "1"}});
+  EXPECT_EQ(r.exit_code, 1) << r.describe();
+  EXPECT_THAT(r.output, HasSubstr("round 1 timed out: torchstress watchdog"));
+  EXPECT_THAT(r.output, HasSubstr("thread 1 stuck at iteration 2 in transformer"));
+}
+
+TEST(FaultInjection, KnownCrashTextInARoundNamesTheUpstreamIssue) {
+  ChildResult r = RunBattery("TransformerEncoder.IsolatedRoundsQuick",
+                             {{"TORCHSTRESS_INJECT", "crashsig:mps-commit-committed@0:0"}, {"TORCHSTRESS_INJECT_ROUND", "1"}});
+  EXPECT_EQ(r.exit_code, 1) << r.describe();
+  EXPECT_THAT(r.output, HasSubstr("round 1 crashed: SIGABRT (matches pytorch/pytorch#100285"));
+}
+
+TEST(BadInput, EachBadKnobExitsWithCode2AndOneLineBeforeAnyTestRuns) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"TORCHSTRESS_DEVICE", "gpu"}, {"TORCHSTRESS_THREADS", "-3"}, {"TORCHSTRESS_SOAK_SECONDS", "abc"},
+      {"TORCHSTRESS_INJECT", "explode"}};
+  for (const auto& [var, value] : cases) {
+    ChildResult r = RunBattery("Stress.LayerNorm", {{var, value}});
+    EXPECT_EQ(r.exit_code, kExitUsage) << var << "=" << value << ": " << r.describe();
+    EXPECT_THAT(r.output, HasSubstr(var + "='" + value + "' is not accepted; accepted: "));
+    EXPECT_THAT(r.output, Not(HasSubstr("[ RUN      ]")));
+    EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+  }
+}
+
+}  // namespace
+}  // namespace torchstress

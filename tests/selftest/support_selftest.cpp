@@ -1,0 +1,218 @@
+// Self-tests of the support library, in-process: the gate, the sink and its matcher, knob parsing,
+// warning capture, statistics, and a wrong value injected into one worker failing the check.
+#include <ATen/ATen.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "torchstress/crash_signatures.h"
+#include "torchstress/error_sink.h"
+#include "torchstress/knobs.h"
+#include "torchstress/matchers.h"
+#include "torchstress/progress.h"
+#include "torchstress/runner.h"
+#include "torchstress/start_gate.h"
+#include "torchstress/stats.h"
+#include "torchstress/warning_capture.h"
+
+namespace torchstress {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+TEST(StartGate, ReleasesEveryWorkerOnlyAfterAllArrived) {
+  constexpr int kWorkers = 6;
+  StartGate gate(kWorkers, std::chrono::seconds(10));
+  std::atomic<int> passed{0};
+  std::vector<std::thread> workers;
+  for (int i = 0; i < kWorkers; ++i) {
+    workers.emplace_back([&, i] {
+      if (gate.arrive_and_wait(i)) passed.fetch_add(1);
+    });
+  }
+  std::string missing;
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(passed.load(), 0) << "a worker passed the gate before it opened";
+  EXPECT_TRUE(gate.open_when_all_arrived(&missing)) << missing;
+  for (auto& w : workers) w.join();
+  EXPECT_EQ(passed.load(), kWorkers);
+}
+
+TEST(StartGate, BreakingItUnblocksWaitersWhoThenDoNoWork) {
+  StartGate gate(3, std::chrono::seconds(30));
+  std::atomic<int> released_without_open{0};
+  std::vector<std::thread> workers;
+  for (int i = 0; i < 2; ++i) {
+    workers.emplace_back([&, i] {
+      if (!gate.arrive_and_wait(i)) released_without_open.fetch_add(1);
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  gate.break_gate("test breaks it");
+  for (auto& w : workers) w.join();
+  EXPECT_EQ(released_without_open.load(), 2);
+  EXPECT_TRUE(gate.broken());
+}
+
+TEST(StartGate, DeadlineNamesThePartiesThatNeverArrived) {
+  StartGate gate(3, std::chrono::milliseconds(200));
+  std::thread only_zero([&] { gate.arrive_and_wait(0); });
+  std::string missing;
+  EXPECT_FALSE(gate.open_when_all_arrived(&missing));
+  only_zero.join();
+  EXPECT_THAT(missing, HasSubstr("thread(s) 1, 2"));
+}
+
+TEST(StartGate, MainThreadLeavingEarlyReleasesWorkers) {
+  StartGate gate(2, std::chrono::seconds(30));
+  std::thread worker;
+  {
+    GateBreaker breaker(gate);
+    worker = std::thread([&] { gate.arrive_and_wait(0); });
+    // leaves the scope without opening, as a failed ASSERT in the main thread would
+  }
+  worker.join();  // would hang here without the breaker
+  EXPECT_TRUE(gate.broken());
+}
+
+ErrorRecord MakeError(ErrorKind kind, int thread, long iteration) {
+  ErrorRecord e;
+  e.kind = kind;
+  e.thread = thread;
+  e.iteration = iteration;
+  e.op = "mm";
+  e.device = "cpu";
+  e.max_abs_diff = 0.5;
+  e.message = "detail";
+  return e;
+}
+
+TEST(ErrorSink, MatcherListsEveryErrorGroupedByKind) {
+  ErrorSink sink;
+  sink.add(MakeError(ErrorKind::kWrongValue, 5, 12));
+  sink.add(MakeError(ErrorKind::kException, 2, 3));
+  sink.add(MakeError(ErrorKind::kWrongValue, 1, 1));
+  ::testing::StringMatchResultListener why;
+  EXPECT_FALSE(::testing::ExplainMatchResult(HasNoErrors(), sink.errors(), &why));
+  EXPECT_THAT(why.str(), HasSubstr("wrong value (2):"));
+  EXPECT_THAT(why.str(), HasSubstr("exception (1):"));
+  EXPECT_THAT(why.str(), HasSubstr("wrong value in thread 5, iteration 12 (op mm on cpu): max abs diff 0.5"));
+  EXPECT_THAT(why.str(), HasSubstr("exception in thread 2, iteration 3"));
+  EXPECT_TRUE(::testing::Matches(HasNoErrors())(std::vector<ErrorRecord>{}));
+}
+
+TEST(ErrorSink, KeepsTheFirstRecordsOfEachKindAndCountsAll) {
+  ErrorSink sink(2);
+  for (int i = 0; i < 5; ++i) sink.add(MakeError(ErrorKind::kNonFinite, 0, i));
+  EXPECT_EQ(sink.errors().size(), 2u);
+  EXPECT_EQ(sink.total_errors(), 5u);
+  EXPECT_EQ(sink.counts_by_kind().at("NaN/Inf"), 5u);
+}
+
+TEST(Knobs, RejectBadValuesNamingVariableValueAndWhatIsAccepted) {
+  try {
+    parse_count("TORCHSTRESS_THREADS", "-3");
+    FAIL() << "accepted -3";
+  } catch (const KnobError& e) {
+    EXPECT_STREQ(e.what(), "torchstress: TORCHSTRESS_THREADS='-3' is not accepted; accepted: a whole number >= 1");
+  }
+  EXPECT_THROW(parse_count("V", "0"), KnobError);
+  EXPECT_THROW(parse_count("V", "8x"), KnobError);
+  EXPECT_THROW(parse_seconds("V", "abc"), KnobError);
+  EXPECT_THROW(parse_seconds("V", "0"), KnobError);
+  EXPECT_THROW(parse_seconds("V", "-5"), KnobError);
+  EXPECT_THROW(parse_device_spec("V", "gpu"), KnobError);
+  EXPECT_THROW(parse_device_spec("V", "cuda:x"), KnobError);
+  EXPECT_THROW(parse_fraction("V", "1.5"), KnobError);
+  EXPECT_THROW(parse_stream_policy("V", "many"), KnobError);
+  EXPECT_THROW(parse_count_list("V", "1,,2"), KnobError);
+}
+
+TEST(Knobs, AcceptTheDocumentedForms) {
+  EXPECT_EQ(parse_count("V", "8"), 8);
+  EXPECT_DOUBLE_EQ(parse_seconds("V", "60").count(), 60.0);
+  EXPECT_DOUBLE_EQ(parse_seconds("V", "2.5").count(), 2.5);
+  EXPECT_DOUBLE_EQ(parse_seconds("V", "500ms").count(), 0.5);
+  EXPECT_DOUBLE_EQ(parse_seconds("V", "2m").count(), 120.0);
+  EXPECT_DOUBLE_EQ(parse_fraction("V", "90%"), 0.9);
+  EXPECT_EQ(parse_device_spec("V", "cuda:1"), "cuda:1");
+  EXPECT_EQ(parse_count_list("V", "1,2,4"), (std::vector<long>{1, 2, 4}));
+}
+
+TEST(WarningCapture, RecordsWarningsRaisedOnTheWorkerThreadOnly) {
+  ErrorSink sink;
+  std::atomic<long> iteration{7};
+  std::thread worker([&] {
+    ScopedWarningCapture capture(sink, 3, &iteration);
+    TORCH_WARN("warning from worker");
+  });
+  worker.join();
+  ASSERT_EQ(sink.warnings().size(), 1u);
+  EXPECT_EQ(sink.warnings()[0].thread, 3);
+  EXPECT_EQ(sink.warnings()[0].iteration, 7);
+  EXPECT_THAT(sink.warnings()[0].message, HasSubstr("warning from worker"));
+}
+
+TEST(Stats, ZeroFailuresInTenRoundsBoundTheRateNearTwentySixPercent) {
+  EXPECT_NEAR(failure_rate_upper_bound(0, 10), 0.2589, 1e-3);
+  EXPECT_NEAR(failure_rate_upper_bound(1, 10), 0.3942, 1e-3);
+  EXPECT_EQ(trials_needed_for_bound(0.05), 59);
+  EXPECT_EQ(trials_needed_for_bound(0.01), 299);
+  auto s = summarize({3.0, 1.0, 2.0});
+  EXPECT_DOUBLE_EQ(s.median, 2.0);
+  EXPECT_DOUBLE_EQ(s.spread, 1.0);
+}
+
+TEST(Watchdog, StallMessageNamesStuckThreadIterationOpAndTheOthers) {
+  ProgressBoard board(3);
+  board.begin(0, 19, "transformer");
+  board.finish_op(0);
+  board.done(0);
+  board.begin(1, 4, "transformer");
+  board.begin(2, 7, "transformer");
+  const std::string msg = Watchdog::describe_stall(board, 2, 30.0);
+  EXPECT_THAT(msg, HasSubstr("thread 2 stuck at iteration 7 in transformer"));
+  EXPECT_THAT(msg, HasSubstr("thread 0: finished after iteration 19"));
+  EXPECT_THAT(msg, HasSubstr("thread 1: at iteration 4 in transformer"));
+}
+
+TEST(Runner, WrongValueInjectedIntoOneWorkerFailsTheCheckNamingThreadIterationAndOp) {
+  ScopedKnobs scoped([](Knobs& k) { k.inject = "wrong@1:3"; });
+  auto mm = make_workload("mm", c10::Device(c10::kCPU));
+  RunSpec spec;
+  spec.threads = 2;
+  spec.iterations = 5;
+  RunResult r = run_workload(*mm, spec);
+  EXPECT_EQ(r.failed_ops, 1);
+  EXPECT_THAT(r.errors, HasErrorOf(ErrorKind::kWrongValue, "wrong value in thread 1, iteration 3 (op mm on cpu): max abs diff 1"));
+  EXPECT_FALSE(::testing::Matches(HasNoErrors())(r.errors));
+}
+
+TEST(Runner, CleanRunHasNoErrorsAndCountsEveryOp) {
+  auto mm = make_workload("mm", c10::Device(c10::kCPU));
+  RunSpec spec;
+  spec.threads = 3;
+  spec.iterations = 4;
+  RunResult r = run_workload(*mm, spec);
+  EXPECT_EQ(r.total_ops, 12);
+  EXPECT_EQ(r.success_ratio(), "12/12");
+  EXPECT_THAT(r.errors, HasNoErrors());
+}
+
+TEST(CrashSignatures, EveryRecordedSampleMatchesItsUpstreamIssue) {
+  for (const auto& sig : known_crash_signatures()) {
+    const std::string sample = recorded_crash_sample(sig.name);
+    if (sample.empty()) continue;
+    auto m = match_crash_signature("some output\n" + sample + "\nmore output");
+    ASSERT_TRUE(m.has_value()) << sig.name;
+    EXPECT_EQ(m->name, sig.name);
+  }
+  EXPECT_FALSE(match_crash_signature("Segmentation fault (core dumped)").has_value());
+  EXPECT_THAT(describe_crash_match(recorded_crash_sample("mps-commit-committed")), HasSubstr("pytorch/pytorch#100285"));
+}
+
+}  // namespace
+}  // namespace torchstress
