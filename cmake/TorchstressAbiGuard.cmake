@@ -3,7 +3,7 @@
 if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "GNU" OR TORCHSTRESS_TORCH_CXX11_ABI STREQUAL "unknown")
   return()
 endif()
-set(_ts_probe_dir "${CMAKE_BINARY_DIR}/abi-probe")
+set(_ts_probe_dir "${PROJECT_BINARY_DIR}/abi-probe")  # never the parent's build root
 file(WRITE "${_ts_probe_dir}/probe.cpp" [=[
 #include <gtest/gtest.h>
 #include <string>

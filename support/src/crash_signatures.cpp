@@ -22,6 +22,7 @@ const std::vector<CrashSignature>& known_crash_signatures() {
       {"cublas-handle", "CUBLAS_STATUS_", "pytorch/pytorch#6962 (fix #29233)",
        "cuBLAS handle shared across threads"},
       {"cudnn-handle", "CUDNN_STATUS_", "pytorch/pytorch PR #14861 / #15668", "cuDNN handle shared across threads"},
+      {"cusparse-handle", "CUSPARSE_STATUS_", "pytorch/pytorch#29352", "cuSPARSE handle shared across threads"},
       {"cuda-illegal-address", "an illegal memory access was encountered", "pytorch/pytorch PR #167248",
        "CUDA memory race (e.g. workspace freed while in use)"},
   };
@@ -52,6 +53,9 @@ std::string recorded_crash_sample(const std::string& name) {
       {"mps-status-committed", "failed assertion `_status < MTLCommandBufferStatusCommitted'"},
       {"malloc-double-free", "python3(12345,0x16f2a7000) malloc: Double free of object 0x600003a8c0c0"},
       {"cublas-handle", "RuntimeError: CUDA error: CUBLAS_STATUS_EXECUTION_FAILED when calling `cublasSgemm( handle, ...)`"},
+      {"cudnn-handle", "RuntimeError: cuDNN error: CUDNN_STATUS_MAPPING_ERROR"},
+      {"cuda-illegal-address", "RuntimeError: CUDA error: an illegal memory access was encountered"},
+      {"mps-blit-encoder", "-[AGXG15XFamilyCommandBuffer blitCommandEncoderCommon:]:836: failed assertion"},
   };
   for (const auto& [n, text] : samples) {
     if (n == name) return text;
@@ -61,7 +65,8 @@ std::string recorded_crash_sample(const std::string& name) {
 
 std::string recorded_crash_sample_names() {
   return "crashsig:mps-commit-committed, crashsig:mps-completed-handler, crashsig:mps-encoder-already-encoding, "
-         "crashsig:mps-status-committed, crashsig:malloc-double-free, crashsig:cublas-handle";
+         "crashsig:mps-status-committed, crashsig:mps-blit-encoder, crashsig:malloc-double-free, crashsig:cublas-handle, "
+         "crashsig:cudnn-handle, crashsig:cuda-illegal-address";
 }
 
 }  // namespace torchstress

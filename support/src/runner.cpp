@@ -1,5 +1,6 @@
 #include "torchstress/runner.h"
 
+#include <c10/core/GradMode.h>
 #include <ATen/ATen.h>
 #include <fmt/format.h>
 
@@ -43,7 +44,7 @@ void worker(int t, Workload& w, const RunSpec& spec, StartGate& gate, ProgressBo
   try {
     WorkerStreamScope stream(w.device());
     ScopedWarningCapture warnings(sink, t, &iteration);
-    at::NoGradGuard no_grad;
+    c10::NoGradGuard no_grad;
     if (!gate.arrive_and_wait(t)) {
       board.done(t);
       return;

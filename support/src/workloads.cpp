@@ -1,5 +1,6 @@
 // The only translation unit that includes torch/nn (slow to compile): tests reach modules through
 // the Workload interface.
+#include <c10/core/GradMode.h>
 #include "torchstress/workloads.h"
 
 #include <ATen/ATen.h>
@@ -73,7 +74,7 @@ class ModuleWorkload : public Workload {
   }
   const char* name() const override { return name_; }
   at::Tensor run_once(int thread) override {
-    at::NoGradGuard no_grad;
+    c10::NoGradGuard no_grad;
     return forward(module_, stage_input(inputs(thread)[0]));
   }
 
@@ -81,7 +82,7 @@ class ModuleWorkload : public Workload {
   virtual at::Tensor forward(ModuleHolder& m, const at::Tensor& x) { return m->forward(x); }
   std::vector<at::Tensor> make_inputs(int thread) const override { return {seeded_randn(input_shape_, kSeed + thread)}; }
   at::Tensor run_on_cpu(const std::vector<at::Tensor>& in) override {
-    at::NoGradGuard no_grad;
+    c10::NoGradGuard no_grad;
     return forward(cpu_module_, in[0]);
   }
 
@@ -114,7 +115,7 @@ class TransformerWorkload : public ModuleWorkload<torch::nn::TransformerEncoderL
 }  // namespace
 
 void Workload::prepare(int threads) {
-  at::NoGradGuard no_grad;
+  c10::NoGradGuard no_grad;
   inputs_.clear();
   references_.clear();
   ref_absmax_.clear();
