@@ -3,7 +3,7 @@
 # watchdog reports hangs first).
 #
 #   torchstress_add_test_binary(<name> SOURCES <files...>)
-#   torchstress_test_group(<name> FILTER <gtest pattern> LABELS <labels...> TIMEOUT <seconds> [GPU])
+#   torchstress_test_group(<name> FILTER <gtest pattern> LABELS <labels...> TIMEOUT <seconds> [GPU [GPUS n]])
 #   torchstress_test_group(<name> REST LABELS <labels...> TIMEOUT <seconds> [GPU])
 #
 # REST takes every case of the binary that no FILTER group claimed, so a new test can never
@@ -21,7 +21,7 @@ function(torchstress_add_test_binary name)
 endfunction()
 
 function(torchstress_test_group name)
-  cmake_parse_arguments(ARG "REST;GPU" "FILTER;TIMEOUT" "LABELS" ${ARGN})
+  cmake_parse_arguments(ARG "REST;GPU" "FILTER;TIMEOUT;GPUS" "LABELS" ${ARGN})
   get_property(claimed TARGET ${name} PROPERTY TORCHSTRESS_CLAIMED)
   if(ARG_REST)
     set(filter "*")
@@ -47,7 +47,11 @@ function(torchstress_test_group name)
   if(ARG_GPU AND TORCHSTRESS_HAVE_CUDA)
     # With `ctest --resource-spec-file`, each GPU test gets a card of its own; without a spec
     # file CTest ignores this property.
-    list(APPEND props RESOURCE_GROUPS "gpus:1")
+    if(ARG_GPUS AND ARG_GPUS GREATER 1)
+      list(APPEND props RESOURCE_GROUPS "${ARG_GPUS},gpus:1")  # e.g. MultiGPU.*: two cards
+    else()
+      list(APPEND props RESOURCE_GROUPS "gpus:1")
+    endif()
   endif()
   gtest_discover_tests(${name}
     TEST_FILTER "${filter}"

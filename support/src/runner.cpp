@@ -38,11 +38,12 @@ void record_exception(ErrorSink& sink, int thread, long iteration, const char* o
 // One worker's life: stream scope, warning capture, gate, loop, each op checked.
 void worker(int t, Workload& w, const RunSpec& spec, StartGate& gate, ProgressBoard& board, ErrorSink& sink,
             const std::atomic<bool>& stop, std::vector<long>& ops, std::atomic<long>& failed) {
-  const std::string dev = w.device().str();
+  const c10::Device device = w.device_of(t);
+  const std::string dev = device.str();
   std::atomic<long> iteration{-1};
   long done = 0;
   try {
-    WorkerStreamScope stream(w.device());
+    WorkerStreamScope stream(device);
     ScopedWarningCapture warnings(sink, t, &iteration);
     c10::NoGradGuard no_grad;
     if (!gate.arrive_and_wait(t)) {
@@ -59,7 +60,7 @@ void worker(int t, Workload& w, const RunSpec& spec, StartGate& gate, ProgressBo
         inject_before_op(t, i);
         at::Tensor out = w.run_once(t);
         out = inject_after_op(t, i, out);
-        if (spec.sync_each_op) sync_thread_work(w.device());
+        if (spec.sync_each_op) sync_thread_work(device);
         if (spec.check_each_op) {
           if (auto err = w.check(t, out)) {
             err->thread = t;
@@ -83,7 +84,7 @@ void worker(int t, Workload& w, const RunSpec& spec, StartGate& gate, ProgressBo
       if (!ok) failed.fetch_add(1);
       board.finish_op(t);
     }
-    if (!spec.sync_each_op) sync_thread_work(w.device());
+    if (!spec.sync_each_op) sync_thread_work(device);
   } catch (const std::exception& e) {
     record_exception(sink, t, iteration.load(), "worker setup", dev, e.what(), "");
     gate.break_gate(fmt::format("thread {} failed before starting: {}", t, e.what()));

@@ -37,6 +37,13 @@ class Workload {
   std::optional<ErrorRecord> check(int thread, const at::Tensor& output) const;
 
   const c10::Device& device() const { return device_; }
+
+  // Spreads threads over several devices (thread t uses devices[t % n]); call before prepare().
+  // Only input-only workloads (mm, matmul128) support it: a module lives on one device.
+  virtual void spread_over(std::vector<c10::Device> devices);
+  const c10::Device& device_of(int thread) const {
+    return thread_devices_.empty() ? device_ : thread_devices_[static_cast<size_t>(thread) % thread_devices_.size()];
+  }
   int prepared_threads() const { return static_cast<int>(references_.size()); }
   Tolerance tolerance() const { return tolerance_; }
 
@@ -55,12 +62,14 @@ class Workload {
   c10::Device device_;
   Tolerance tolerance_;
   Tolerance cpu_tolerance_;
+  std::vector<c10::Device> thread_devices_;
   std::vector<std::vector<at::Tensor>> inputs_;
   std::vector<at::Tensor> references_;
   std::vector<double> ref_absmax_;
+  mutable std::vector<at::Tensor> diff_scratch_;  // one per thread, each written by its thread only
 };
 
-// Names: mm, matmul128, layernorm, transformer, mlp. `batch` applies to mlp (default 1).
+// Names: mm, matmul128, layernorm, transformer, linear_relu, mlp. `batch` applies to mlp (default 1).
 std::unique_ptr<Workload> make_workload(const std::string& name, const c10::Device& device, int batch = 1);
 
 }  // namespace torchstress

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# The verification run (README's first command): builds if needed, runs the seed's battery on the
+# best available device (quick, stress, regression, soak, isolated rounds, benchmarks), then writes
+# report.md, report.json and chart.svg from the results. A crash or hang in one tier loses nothing
+# already written: every test appends its results as it ends, and the next tier still runs.
+#
+#   ctest/verify.sh [--device auto|cpu|cuda|cuda:N|mps] [--out DIR] [--baseline OLD/report.json]
+#                   [--build-dir DIR] [--soak-seconds S]
+#
+# Exit: 0 all passed; 1 a test failed or the report found a regression against the baseline;
+#       2 bad arguments (before any work).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+device=auto out="" baseline="" build_dir="" soak=""
+die_usage() { echo "verify.sh: $1" >&2; exit 2; }
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --device) [ $# -ge 2 ] || die_usage "--device needs a value; accepted: auto, cpu, cuda, cuda:N, mps"; device=$2; shift 2 ;;
+    --out) [ $# -ge 2 ] || die_usage "--out needs a folder"; out=$2; shift 2 ;;
+    --baseline) [ $# -ge 2 ] || die_usage "--baseline needs a report.json"; baseline=$2; shift 2 ;;
+    --build-dir) [ $# -ge 2 ] || die_usage "--build-dir needs a folder"; build_dir=$2; shift 2 ;;
+    --soak-seconds) [ $# -ge 2 ] || die_usage "--soak-seconds needs a duration"; soak=$2; shift 2 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    *) die_usage "unknown argument '$1'; accepted: --device --out --baseline --build-dir --soak-seconds" ;;
+  esac
+done
+[[ "$device" =~ ^(auto|cpu|cuda|cuda:[0-9]+|mps)$ ]] || die_usage "--device '$device' is not accepted; accepted: auto, cpu, cuda, cuda:N, mps"
+[ -z "$baseline" ] || [ -r "$baseline" ] || die_usage "--baseline '$baseline' is not a readable file; accepted: a report.json of an earlier run"
+if [ -n "$soak" ] && ! [[ "$soak" =~ ^[0-9]+(\.[0-9]+)?(ms|s|m)?$ ]]; then
+  die_usage "--soak-seconds '$soak' is not accepted; accepted: a duration such as 60, 2.5, 500ms, 2m"
+fi
+
+start=$(date +%s)
+stamp=$(date +%Y%m%d-%H%M%S)
+out=${out:-out/verify-$stamp}
+mkdir -p "$out/results" || die_usage "--out '$out' cannot be created"
+out=$(cd "$out" && pwd)
+
+# 1. Dependencies (Debian/Ubuntu as root); elsewhere the configure step names what is missing.
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  ctest/bootstrap-debian.sh || exit 1
+fi
+
+# 2. Configure and build (incrementally when the build folder exists).
+if [ -z "$build_dir" ]; then
+  build_dir=build
+  if ! [ -f build/CMakeCache.txt ] && ! dpkg-query -W libtorch-dev >/dev/null 2>&1 \
+     && python3 -c 'import torch' >/dev/null 2>&1; then
+    build_dir=build-gpu   # a wheel's LibTorch: the gpu preset's folder
+  fi
+fi
+if ! [ -f "$build_dir/CMakeCache.txt" ]; then
+  cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release || exit 1
+fi
+cmake --build "$build_dir" -j"$(nproc)" || exit 1
+
+# 3. The battery, tier by tier, on the chosen device; each tier's JUnit XML beside the results.
+export TORCHSTRESS_DEVICE=$device
+export TORCHSTRESS_RESULTS_DIR=$out/results
+[ -n "$soak" ] && export TORCHSTRESS_SOAK_SECONDS=$soak
+status=0
+run_tier() {  # name, ctest selection...
+  local name=$1; shift
+  echo "== verify: $name"
+  ctest --test-dir "$build_dir" --output-on-failure --output-junit "$out/junit-$name.xml" "$@" || status=1
+}
+jobs=$(( $(nproc) < 4 ? $(nproc) : 4 ))
+run_tier quick -L quick -j"$jobs"
+run_tier regression -L regression -LE quick
+run_tier soak -L soak
+run_tier isolation -L isolation
+run_tier bench -L bench -LE quick
+
+# 4. The report.
+report=$build_dir/tools/report/torchstress_report
+if [ -x "$report" ]; then
+  "$report" --results "$out/results" --out "$out" ${baseline:+--baseline "$baseline"}
+  rc=$?
+  [ $rc -eq 0 ] || status=1
+else
+  echo "verify: $report was not built; results are in $out/results" >&2
+  status=1
+fi
+echo "verify: finished in $(( $(date +%s) - start )) s on device '$device'; report: $out/report.md"
+exit $status
