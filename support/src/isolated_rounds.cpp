@@ -119,8 +119,10 @@ std::string RoundOutcome::describe() const {
 }
 
 std::string RoundsSummary::headline() const {
-  return fmt::format("Passed {}/{}; per-round failure rate below {:.1f}% at 95% confidence", passed, total,
-                     100.0 * failure_upper_bound);
+  // With zero failures the bound only tightens with more rounds: say how many a tighter claim needs.
+  return fmt::format("Passed {}/{}; per-round failure rate below {:.1f}% at 95% confidence "
+                     "(a 5% bound needs {} clean rounds, 1% needs {})",
+                     passed, total, 100.0 * failure_upper_bound, trials_needed_for_bound(0.05), trials_needed_for_bound(0.01));
 }
 
 RoundsSummary run_isolated_rounds(int rounds, const RoundBody& body) {

@@ -34,7 +34,17 @@ void RunSoak(std::chrono::duration<double> duration) {
   EXPECT_THAT(r.errors, HasNoErrors());
 }
 
+// On CUDA the default soak uses the stream policy knob (default: one shared default stream, as a
+// thread pool that never touches streams runs); this variant soaks the other common setup, a pool
+// stream per worker, so a release gate covers both.
 TEST(Soak, EightThreads60s) { RunSoak(knobs().soak_seconds); }
+TEST(Soak, EightThreads60sPoolStreamPerThread) {
+  if (!device_under_test().is_cuda()) {
+    GTEST_SKIP() << "stream policies apply to CUDA only; the device under test is " << device_label(device_under_test());
+  }
+  ScopedKnobs per_thread([](Knobs& k) { k.cuda_streams = StreamPolicy::kPerThread; });
+  RunSoak(knobs().soak_seconds);
+}
 TEST(Soak, EightThreadsShort) { RunSoak(knobs().soak_short_seconds); }
 
 }  // namespace
