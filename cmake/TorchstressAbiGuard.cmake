@@ -15,6 +15,7 @@ try_compile(_ts_abi_ok
   COMPILE_DEFINITIONS "-D_GLIBCXX_USE_CXX11_ABI=${TORCHSTRESS_TORCH_CXX11_ABI}"
   LINK_LIBRARIES GTest::gtest Threads::Threads
   CXX_STANDARD 17
+  NO_CACHE  # decided afresh on every configure, and no cache entry in a parent project
   OUTPUT_VARIABLE _ts_abi_log)
 if(NOT _ts_abi_ok)
   message(FATAL_ERROR

@@ -10,7 +10,7 @@
 # fall through unregistered. Labels: quick, stress, soak, isolation, bench, regression, selftest
 # (none is a substring of another, so `ctest -L quick` selects exactly the quick tier).
 
-set(TORCHSTRESS_RESULTS_DIR_DEFAULT "${CMAKE_BINARY_DIR}/results")
+set(TORCHSTRESS_RESULTS_DIR_DEFAULT "${PROJECT_BINARY_DIR}/results")
 
 function(torchstress_add_test_binary name)
   cmake_parse_arguments(ARG "" "" "SOURCES" ${ARGN})

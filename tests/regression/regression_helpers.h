@@ -1,0 +1,164 @@
+// Scenario helpers shared by the upstream regression repros: closed-form checks on top of the
+// runner, cold one-shot starts through the support start gate, and isolated-round verdicts.
+// No concurrency primitive is defined here; everything threads through support/.
+#pragma once
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <c10/core/GradMode.h>
+#include <c10/util/Exception.h>
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "torchstress/device_sync.h"
+#include "torchstress/error_sink.h"
+#include "torchstress/isolated_rounds.h"
+#include "torchstress/knobs.h"
+#include "torchstress/runner.h"
+#include "torchstress/start_gate.h"
+#include "torchstress/workloads.h"
+
+namespace torchstress::regression {
+
+// The upstream repros check an answer known in closed form (a sum, a gradient, a CPU result).
+// The runner holds every concurrent op to the single-threaded reference of its thread; the main
+// thread then holds that reference to the closed form, so a backend that is wrong even on one
+// thread cannot pass by agreeing with itself.
+class ClosedFormWorkload : public Workload {
+ public:
+  // The answer every op of `thread` must give, on the CPU.
+  virtual at::Tensor closed_form(int thread) = 0;
+
+ protected:
+  using Workload::Workload;
+};
+
+// Runs `w` under `spec`, then compares one single-threaded op per thread with its closed form
+// (within `tol`); mismatches join the run's errors as wrong values of op "<name> vs closed form".
+inline RunResult RunAgainstClosedForm(ClosedFormWorkload& w, const RunSpec& spec, Tolerance tol) {
+  RunResult r = run_workload(w, spec);
+  c10::NoGradGuard no_grad;
+  for (int t = 0; t < spec.threads; ++t) {
+    ErrorRecord e;
+    e.kind = ErrorKind::kWrongValue;
+    e.thread = t;
+    e.op = std::string(w.name()) + " vs closed form";
+    e.device = w.device().str();
+    try {
+      at::Tensor got = w.run_once(t);
+      sync_device(w.device());
+      got = got.to(at::kCPU).to(at::kDouble);
+      const at::Tensor want = w.closed_form(t).to(at::kDouble);
+      if (got.sizes() != want.sizes()) {
+        e.message = "shape " + c10::str(got.sizes()) + " differs from the closed form's " + c10::str(want.sizes());
+        r.errors.push_back(e);
+        continue;
+      }
+      const double diff = want.numel() == 0 ? 0.0 : (got - want).abs().max().item<double>();
+      const double allowed = tol.atol + tol.rtol * (want.numel() == 0 ? 0.0 : want.abs().max().item<double>());
+      if (!(diff <= allowed)) {
+        e.max_abs_diff = diff;
+        e.message = fmt::format("tolerance {:.3g}", allowed);
+        r.errors.push_back(e);
+      }
+    } catch (const std::exception& ex) {
+      e.kind = ErrorKind::kException;
+      e.message = ex.what();
+      e.message.resize(std::min(e.message.find('\n'), e.message.size()));
+      r.errors.push_back(e);
+    }
+  }
+  return r;
+}
+
+// First-use repros must not warm anything up (the runner's reference pass would), so each of
+// `threads` workers runs `work` exactly once, all released together by the support start gate.
+// Exceptions become error records; `work` records wrong values itself.
+inline std::vector<ErrorRecord> RunOnceReleasedTogether(int threads, const std::string& op, const c10::Device& device,
+                                                        const std::function<void(int thread, ErrorSink& sink)>& work) {
+  ErrorSink sink;
+  StartGate gate(threads, knobs().gate_timeout);
+  std::vector<std::thread> workers;
+  {
+    GateBreaker breaker(gate);
+    for (int t = 0; t < threads; ++t) {
+      workers.emplace_back([&, t] {
+        if (!gate.arrive_and_wait(t)) return;
+        try {
+          work(t, sink);
+        } catch (const std::exception& ex) {
+          ErrorRecord e;
+          e.kind = ErrorKind::kException;
+          e.thread = t;
+          e.iteration = 0;
+          e.op = op;
+          e.device = device.str();
+          const c10::Error* ce = dynamic_cast<const c10::Error*>(&ex);
+          e.message = ce ? ce->what_without_backtrace() : ex.what();
+          e.message.resize(std::min(e.message.find('\n'), e.message.size()));
+          sink.add(std::move(e));
+        }
+      });
+    }
+    std::string missing;
+    const bool opened = gate.open_when_all_arrived(&missing);
+    breaker.disarm();
+    if (!opened) {
+      ErrorRecord e;
+      e.kind = ErrorKind::kGate;
+      e.op = op;
+      e.message = missing;
+      sink.add(std::move(e));
+    }
+  }
+  for (auto& w : workers) w.join();
+  return sink.errors();
+}
+
+// A wrong-value record for `work` bodies of RunOnceReleasedTogether.
+inline ErrorRecord WrongValue(int thread, const std::string& op, const c10::Device& device, double diff,
+                             const std::string& message) {
+  ErrorRecord e;
+  e.kind = ErrorKind::kWrongValue;
+  e.thread = thread;
+  e.iteration = 0;
+  e.op = op;
+  e.device = device.str();
+  e.max_abs_diff = diff;
+  e.message = message;
+  return e;
+}
+
+// An isolated round's one-line verdict: "" when the errors are empty.
+inline std::string RoundReason(const std::vector<ErrorRecord>& errors) {
+  if (errors.empty()) return "";
+  return errors.front().describe() + (errors.size() > 1 ? fmt::format(" (+{} more)", errors.size() - 1) : "");
+}
+
+// Runs `rounds` isolated rounds of `body` and asserts the pass rate, listing every bad round
+// (with its crash signature, when the child's stderr matched a known upstream one).
+inline void ExpectIsolatedRoundsPass(long rounds, const RoundBody& body) {
+  RoundsSummary s = run_isolated_rounds(static_cast<int>(rounds), body);
+  if (in_death_test_child()) return;
+  record_rounds(s);
+  std::string failures;
+  for (const auto& o : s.rounds) {
+    if (o.status != RoundStatus::kPassed) failures += "\n  " + o.describe();
+  }
+  EXPECT_GE(s.pass_rate, knobs().round_pass_threshold)
+      << s.headline() << "; threshold " << knobs().round_pass_threshold << failures;
+}
+
+// Deterministic per-thread inputs from a seeded CPU generator (distinct per thread and seed).
+inline at::Tensor SeededRandn(at::IntArrayRef shape, uint64_t seed) {
+  auto gen = at::detail::createCPUGenerator(seed);
+  return at::randn(shape, gen, at::TensorOptions().dtype(at::kFloat));
+}
+
+}  // namespace torchstress::regression
