@@ -36,6 +36,10 @@ void sync_thread_work(const c10::Device& device) {
   sync_device(device);
 }
 
+bool host_read_syncs_thread_work(const c10::Device& device) {
+  return device.is_cuda() && knobs().sync == SyncPolicy::kStream;
+}
+
 void sync_device(const c10::Device& device) {
   if (device.is_cpu()) return;
 #if TORCHSTRESS_HAVE_CUDA

@@ -135,7 +135,7 @@ at::Tensor stage_input(const at::Tensor& input) {
     std::lock_guard<std::mutex> lock(registry_mu);
     auto key = input.sizes().vec();
     std::string k = input.device().str();
-    for (auto d : key) k += "x" + std::to_string(d);
+    for (auto d : key) k.append("x").append(std::to_string(d));  // appends: gcc 12 -Wrestrict misfires on "x" + str
     auto it = scratch_by_shape.find(k);
     if (it == scratch_by_shape.end()) it = scratch_by_shape.emplace(k, at::empty_like(input)).first;
     scratch = it->second;

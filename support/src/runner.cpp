@@ -60,7 +60,9 @@ void worker(int t, Workload& w, const RunSpec& spec, StartGate& gate, ProgressBo
         inject_before_op(t, i);
         at::Tensor out = w.run_once(t);
         out = inject_after_op(t, i, out);
-        if (spec.sync_each_op) sync_thread_work(device);
+        if (spec.sync_each_op && !(spec.check_each_op && host_read_syncs_thread_work(device))) {
+          sync_thread_work(device);
+        }
         if (spec.check_each_op) {
           if (auto err = w.check(t, out)) {
             err->thread = t;

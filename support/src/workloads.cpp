@@ -167,7 +167,11 @@ std::optional<ErrorRecord> Workload::check(int thread, const at::Tensor& output)
   // harness adds over a bare loop's host read is a single elementwise kernel.
   at::Tensor& diff_buf = diff_scratch_[static_cast<size_t>(thread)];
   at::sub_out(diff_buf, output, ref);
-  const double diff = at::linalg_vector_norm(diff_buf, std::numeric_limits<double>::infinity()).item<double>();
+  // Max |diff|, fastest per device (measured): on CPU abs_+max (5 us for 128x128, where the
+  // inf-norm takes 45 us); on accelerators the inf-norm saves a kernel launch.
+  const double diff = output.device().is_cpu()
+                          ? diff_buf.abs_().max().item<double>()
+                          : at::linalg_vector_norm(diff_buf, std::numeric_limits<double>::infinity()).item<double>();
   if (diff <= allowed) return std::nullopt;
   ErrorRecord e;
   const int64_t nonfinite = (~at::isfinite(output)).sum().item<int64_t>();

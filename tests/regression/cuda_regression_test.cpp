@@ -173,6 +173,10 @@ TEST(CudaBlasHandlePool, ConcurrentGetAndClearWorkspacesRaiseNoErrors) {
   // Port of CUDABlasHandlePoolTest.ConcurrentGetAndClearWorkspaces: 15 getter + 5 clearing threads
   // x 50 (upstream's getters loop for 100 ms instead); no exception, every handle non-null.
   TORCHSTRESS_SKIP_UNLESS_AVAILABLE(Backend::kCuda);
+  // The Lt workspace comes from the caching allocator, which initializes lazily with the first
+  // CUDA tensor (as upstream's test binary has done before its threads start); without it 2.11
+  // asserts "Allocator not initialized for device".
+  at::empty({1}, at::TensorOptions().device(CudaDevice()));
   BlasHandleGetAndClearWorkload w(CudaDevice());
   RunSpec spec;
   spec.threads = BlasHandleGetAndClearWorkload::kAccessors + BlasHandleGetAndClearWorkload::kClearers;

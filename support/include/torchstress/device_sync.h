@@ -25,6 +25,12 @@ class WorkerStreamScope {
 // Waits for the work this thread issued on `device`, by the SYNC policy.
 void sync_thread_work(const c10::Device& device);
 
+// True where a host read of a result (item(), a copy to the CPU) already waits for exactly the work
+// sync_thread_work would wait for: CUDA under the stream policy. There an explicit sync before the
+// value check is redundant. MPS keeps its explicit device-wide synchronize (that call is itself
+// part of what the suite stresses).
+bool host_read_syncs_thread_work(const c10::Device& device);
+
 // Waits for all work on `device` from every thread (used before timing and reference checks).
 void sync_device(const c10::Device& device);
 

@@ -1,0 +1,120 @@
+// torchstress_report: turns a run's results (the *.jsonl files the tests append) into report.md,
+// report.json and chart.svg, and optionally compares with a baseline report.json for release
+// gating.
+//
+//   torchstress_report --results DIR --out DIR [--baseline OLD/report.json] [--host NAME]
+//
+// Exit status: 0 report written (no regression); 1 regression against the baseline (each one
+// named on stderr and in the report); 2 bad arguments or an unreadable or corrupt input (one line
+// on stderr, nothing written).
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "json.h"
+#include "report.h"
+#include "results_reader.h"
+
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitRegression = 1;
+constexpr int kExitBadInput = 2;
+
+const char* kUsage =
+    "usage: torchstress_report --results DIR --out DIR [--baseline OLD/report.json] [--host NAME]\n"
+    "  --results DIR   folder holding the run's results-*.jsonl (TORCHSTRESS_RESULTS_DIR)\n"
+    "  --out DIR       where report.md, report.json and chart.svg are written (created if needed)\n"
+    "  --baseline F    an earlier report.json: adds 'Changes since baseline'; exit 1 on any regression\n"
+    "  --host NAME     machine name for the report (default: this machine's hostname)\n"
+    "exit: 0 written, 1 regression against the baseline, 2 bad arguments or unreadable/corrupt input\n";
+
+void write_file(const std::filesystem::path& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+  if (!out) throw tsreport::InputError("cannot write " + path.string());
+}
+
+std::string this_host() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof buf - 1) != 0) return "unknown";
+  return buf;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string results, out, baseline, host;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto value = [&](std::string& into) {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "torchstress_report: %s needs a value\n%s", a.c_str(), kUsage);
+        std::exit(kExitBadInput);
+      }
+      into = argv[++i];
+    };
+    if (a == "--results") value(results);
+    else if (a == "--out") value(out);
+    else if (a == "--baseline") value(baseline);
+    else if (a == "--host") value(host);
+    else if (a == "--help" || a == "-h") {
+      std::fputs(kUsage, stdout);
+      return kExitOk;
+    } else {
+      std::fprintf(stderr, "torchstress_report: unknown argument '%s'\n%s", a.c_str(), kUsage);
+      return kExitBadInput;
+    }
+  }
+  if (results.empty() || out.empty()) {
+    std::fprintf(stderr, "torchstress_report: --results and --out are required\n%s", kUsage);
+    return kExitBadInput;
+  }
+
+  try {
+    const tsreport::RunData run = tsreport::read_results(results);
+    tsreport::Json report = tsreport::build_report(run, host.empty() ? this_host() : host);
+    int regressions = 0;
+    if (!baseline.empty()) {
+      std::ifstream in(baseline, std::ios::binary);
+      if (!in) throw tsreport::InputError("cannot read baseline " + baseline);
+      std::stringstream ss;
+      ss << in.rdbuf();
+      tsreport::Json base;
+      try {
+        base = tsreport::parse_json(ss.str());
+      } catch (const tsreport::JsonError& e) {
+        throw tsreport::InputError("baseline " + baseline + " is not valid JSON: " + e.what());
+      }
+      tsreport::validate_baseline(base, baseline);
+      regressions = tsreport::compare_with_baseline(report, base, baseline);
+    }
+    std::error_code ec;
+    std::filesystem::create_directories(out, ec);
+    if (ec) throw tsreport::InputError("cannot create " + out + ": " + ec.message());
+    write_file(std::filesystem::path(out) / "report.json", report.dump(2) + "\n");
+    write_file(std::filesystem::path(out) / "report.md", tsreport::render_markdown(report));
+    write_file(std::filesystem::path(out) / "chart.svg", tsreport::render_svg(report));
+
+    const auto& s = report["summary"];
+    std::printf("torchstress_report: %s: %s\n  wrote %s/report.md, report.json, chart.svg\n", s["verdict"].str().c_str(),
+                s["text"].str().c_str(), out.c_str());
+    for (const auto& i : run.incomplete) std::printf("  INCOMPLETE %s: %s\n", i.name.c_str(), i.why.c_str());
+    if (regressions > 0) {
+      for (const auto& r : report["changes"]["regressions"].elements()) {
+        std::fprintf(stderr, "REGRESSION %s\n", r.str().c_str());
+      }
+      std::fprintf(stderr, "torchstress_report: %d regression(s) against %s\n", regressions, baseline.c_str());
+      return kExitRegression;
+    }
+    return kExitOk;
+  } catch (const tsreport::InputError& e) {
+    std::fprintf(stderr, "torchstress_report: %s\n", e.what());
+    return kExitBadInput;
+  }
+}

@@ -1,0 +1,31 @@
+// The report: built once from a run's results as a JSON tree (written as report.json), compared
+// with a baseline report.json, and rendered as report.md (the seed report's layout, with a Mermaid
+// chart) and chart.svg. Everything the Markdown says comes from the tree, so both say the same.
+#pragma once
+
+#include <string>
+
+#include "json.h"
+#include "results_reader.h"
+
+namespace tsreport {
+
+inline constexpr const char* kReportSchema = "torchstress-report/1";
+
+// `host` names the machine when the results do not (they carry no host field today).
+Json build_report(const RunData& run, const std::string& host);
+
+// Adds report["changes"] = {baseline, regressions[], improvements[], notes[]}. Regressions: a test
+// that passed and now does not, a lower pass rate, a new error kind, throughput down by more than
+// the measured spread (10% where none was measured). Returns the number of regressions.
+int compare_with_baseline(Json& report, const Json& baseline, const std::string& baseline_path);
+
+// Throws InputError when `baseline` is not a report.json of this tool.
+void validate_baseline(const Json& baseline, const std::string& path);
+
+std::string render_markdown(const Json& report);
+// 495317 -> "495,317"; 8254.71 with 1 decimal -> "8,254.7"
+std::string thousands(double v, int decimals = 0);
+std::string render_svg(const Json& report);
+
+}  // namespace tsreport
