@@ -5,7 +5,14 @@
 #   TORCHSTRESS_NO_LIBTORCH=1 ctest/...        # skip libtorch-dev (you bring your own LibTorch)
 set -euo pipefail
 
-packages=(cmake g++ make libgtest-dev libgmock-dev libspdlog-dev libfmt-dev python3)
+packages=(g++ make libgtest-dev libgmock-dev libspdlog-dev libfmt-dev)
+# A cmake or python3 already on PATH (e.g. a pip or Kitware cmake) counts as installed.
+command -v cmake >/dev/null 2>&1 || packages+=(cmake)
+command -v python3 >/dev/null 2>&1 || packages+=(python3)
+# A PyTorch wheel on this python3 carries its own LibTorch (the CUDA box): no libtorch-dev then.
+if python3 -c 'import torch' >/dev/null 2>&1; then
+  TORCHSTRESS_NO_LIBTORCH=1
+fi
 if [ "${TORCHSTRESS_NO_LIBTORCH:-0}" != 1 ]; then
   # libtorch-dev pulls Debian's reference BLAS; OpenBLAS (pthread) makes matmul ~25x and the
   # transformer ~40x faster on the 2-core CI box, which is what keeps the quick tier under 60 s.
