@@ -130,7 +130,7 @@ RunResult run_workload(Workload& w, const RunSpec& spec) {
     std::string missing;
     const bool opened = gate.open_when_all_arrived(&missing);
     breaker.disarm();
-    const auto start = std::chrono::steady_clock::now();
+    const auto start = opened ? gate.opened_at() : std::chrono::steady_clock::now();
     if (!opened) {
       ErrorRecord e;
       e.kind = ErrorKind::kGate;

@@ -27,6 +27,7 @@ bool StartGate::open_when_all_arrived(std::string* missing) {
   std::unique_lock<std::mutex> lock(mu_);
   const bool all = cv_.wait_for(lock, deadline_, [&] { return arrived_count_ == parties_ || broken_; });
   if (all && !broken_) {
+    opened_at_ = std::chrono::steady_clock::now();
     open_ = true;
     cv_.notify_all();
     return true;
@@ -59,6 +60,11 @@ void StartGate::break_gate(const std::string& why) {
 bool StartGate::broken() const {
   std::lock_guard<std::mutex> lock(mu_);
   return broken_;
+}
+
+std::chrono::steady_clock::time_point StartGate::opened_at() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return opened_at_;
 }
 
 std::string StartGate::broken_reason() const {

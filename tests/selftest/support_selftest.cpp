@@ -41,6 +41,26 @@ TEST(StartGate, ReleasesEveryWorkerOnlyAfterAllArrived) {
   EXPECT_EQ(passed.load(), kWorkers);
 }
 
+TEST(Runner, ClockStartsWhenTheGateOpensSoAFastSingleThreadRunIsNotOverstated) {
+  // One thread, few tiny ops: the worker can finish before open_when_all_arrived() returns. The
+  // wall time must still cover every op (regression: 1-thread bench rates were inflated 1000x).
+  auto mm = make_workload("mm", c10::Device(c10::kCPU));
+  RunSpec spec;
+  spec.threads = 1;
+  spec.iterations = 3;
+  mm->prepare(1);
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < 3; ++i) mm->run_once(0);
+  const double three_ops = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  for (int i = 0; i < 20; ++i) {
+    const auto before = std::chrono::steady_clock::now();
+    RunResult r = run_workload(*mm, spec);
+    const double outer = std::chrono::duration<double>(std::chrono::steady_clock::now() - before).count();
+    EXPECT_LE(r.wall_seconds, outer);
+    EXPECT_GE(r.wall_seconds, 0.3 * three_ops) << "the run's clock missed the ops it timed";
+  }
+}
+
 TEST(StartGate, BreakingItUnblocksWaitersWhoThenDoNoWork) {
   StartGate gate(3, std::chrono::seconds(30));
   std::atomic<int> released_without_open{0};

@@ -28,6 +28,10 @@ class StartGate {
   bool broken() const;
   std::string broken_reason() const;
 
+  // When the gate opened: a run's clock starts here, not after open_when_all_arrived() returns
+  // (a fast worker may be done by then, which made 1-thread rates look thousands of times faster).
+  std::chrono::steady_clock::time_point opened_at() const;
+
  private:
   const int parties_;
   const std::chrono::duration<double> deadline_;
@@ -38,6 +42,7 @@ class StartGate {
   bool open_ = false;
   bool broken_ = false;
   std::string why_;
+  std::chrono::steady_clock::time_point opened_at_{};
 };
 
 // Breaks the gate when the main thread leaves the scope without opening it (early return,
