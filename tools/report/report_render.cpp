@@ -411,7 +411,12 @@ std::string panel(double x0, double y0, double w, double h, const std::string& t
       ymax = std::max(ymax, y);
       ymin = std::min(ymin, y);
     }
-    for (const auto& [lo, hi] : s.whiskers) ymax = std::max(ymax, hi);
+  }
+  // The axis follows the medians; a whisker may reach at most 1.5x past the highest median, so one
+  // outlier repetition cannot flatten every curve (whiskers beyond are clipped at the top edge).
+  const double median_max = ymax;
+  for (const auto& s : series) {
+    for (const auto& [lo, hi] : s.whiskers) ymax = std::max(ymax, std::min(hi, 1.5 * median_max));
   }
   if (ymax <= 0) ymax = 1;
   const double lx_max = std::max(1.0, std::ceil(std::log2(xmax)));
@@ -468,7 +473,7 @@ std::string panel(double x0, double y0, double w, double h, const std::string& t
       const double x = px(se.points[i].first);
       if (i < se.whiskers.size()) {
         s += fmt::format("<line x1=\"{0:.1f}\" y1=\"{1:.1f}\" x2=\"{0:.1f}\" y2=\"{2:.1f}\" stroke=\"{3}\"/>\n", x,
-                         py(se.whiskers[i].first), py(se.whiskers[i].second), se.color);
+                         py(se.whiskers[i].first), std::max(t, py(std::min(se.whiskers[i].second, ymax))), se.color);
       }
       if (!se.dashed) {
         s += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"3\" fill=\"{}\"/>\n", x, py(se.points[i].second), se.color);
