@@ -403,7 +403,9 @@ std::string short_num(double v) {
 // One panel at (x0, y0) of size w x h: x on a log2 axis, y linear (log_y false) or log2.
 std::string panel(double x0, double y0, double w, double h, const std::string& title, const std::string& xlabel,
                   const std::string& ylabel, const std::vector<Series>& series, bool log_y, bool legend_bottom_right) {
-  const double l = x0 + 70, rgt = x0 + w - 24, t = y0 + 30, b = y0 + h - 50;
+  // The legend goes below the x-axis label, never over the curves: the plot gives up its room.
+  const double legend_h = 16.0 * static_cast<double>(series.size()) + 8;
+  const double l = x0 + 70, rgt = x0 + w - 24, t = y0 + 30, b = y0 + h - 50 - legend_h;
   double xmax = 1, ymax = 0, ymin = 1e300;
   for (const auto& s : series) {
     for (const auto& [x, y] : s.points) {
@@ -480,13 +482,10 @@ std::string panel(double x0, double y0, double w, double h, const std::string& t
       }
     }
   }
-  // Legend inside the plot, where the curves leave room: top left, or bottom right.
-  size_t longest = 0;
-  for (const auto& se : series) longest = std::max(longest, se.label.size());
-  const double lx = legend_bottom_right ? rgt - 50 - 6.2 * static_cast<double>(longest) : l + 10;
-  double ly = legend_bottom_right ? b - 12 - 16.0 * static_cast<double>(series.size() - 1) : t + 8;
-  s += fmt::format("<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" fill=\"white\" fill-opacity=\"0.85\"/>\n",
-                   lx - 4, ly - 10, 48 + 6.2 * static_cast<double>(longest), 16.0 * static_cast<double>(series.size()) + 4);
+  // Legend below the axis label.
+  (void)legend_bottom_right;
+  const double lx = l;
+  double ly = b + 52;
   for (const auto& se : series) {
     s += fmt::format("<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"{}\" stroke-width=\"2\"{}/>\n", lx,
                      ly, lx + 24, ly, se.color, se.dashed ? " stroke-dasharray=\"6,4\"" : "");
@@ -499,7 +498,7 @@ std::string panel(double x0, double y0, double w, double h, const std::string& t
 }  // namespace
 
 std::string render_svg(const Json& r) {
-  const double W = 1000, H = 440;
+  const double W = 1000, H = 600;  // room for legends of up to 8 series below the plots
   std::vector<Series> left, right;
   int color = 0;
   const auto& scaling = r["sections"]["scaling"].elements();
