@@ -179,3 +179,22 @@ void record_rounds(const RoundsSummary& s) {
 }
 
 }  // namespace torchstress
+
+namespace torchstress {
+
+void expect_rounds_pass(const RoundsSummary& s) {
+  record_rounds(s);
+  std::string failures;
+  for (const auto& o : s.rounds) {
+    if (o.status != RoundStatus::kPassed) failures += "\n  " + o.describe();
+  }
+  EXPECT_GE(s.pass_rate, knobs().round_pass_threshold)
+      << s.headline() << "; threshold " << knobs().round_pass_threshold << failures;
+}
+
+std::string round_reason(const std::vector<ErrorRecord>& errors, size_t total_errors) {
+  if (errors.empty()) return "";
+  return errors.front().describe() + (total_errors > 1 ? fmt::format(" (+{} more)", total_errors - 1) : "");
+}
+
+}  // namespace torchstress

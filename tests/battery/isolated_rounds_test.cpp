@@ -20,23 +20,15 @@ std::string TransformerRound(int /*round*/) {
   spec.threads = static_cast<int>(knobs().threads);
   spec.iterations = knobs().transformer_iterations;
   RunResult r = run_workload(*w, spec);
-  if (r.errors.empty()) return "";
-  return r.errors.front().describe() + (r.errors.size() > 1 ? fmt::format(" (+{} more)", r.failed_ops - 1) : "");
+  return round_reason(r.errors, static_cast<size_t>(r.failed_ops));
 }
 
-void RunRounds(long rounds) {
-  RoundsSummary s = run_isolated_rounds(static_cast<int>(rounds), TransformerRound);
-  record_rounds(s);
-  std::string failures;
-  for (const auto& o : s.rounds) {
-    if (o.status != RoundStatus::kPassed) failures += "\n  " + o.describe();
-  }
-  EXPECT_GE(s.pass_rate, knobs().round_pass_threshold)
-      << s.headline() << "; threshold " << knobs().round_pass_threshold << failures;
+TEST(TransformerEncoder, IsolatedRounds) {
+  expect_rounds_pass(run_isolated_rounds(static_cast<int>(knobs().rounds), TransformerRound));
 }
-
-TEST(TransformerEncoder, IsolatedRounds) { RunRounds(knobs().rounds); }
-TEST(TransformerEncoder, IsolatedRoundsQuick) { RunRounds(knobs().quick_rounds); }
+TEST(TransformerEncoder, IsolatedRoundsQuick) {
+  expect_rounds_pass(run_isolated_rounds(static_cast<int>(knobs().quick_rounds), TransformerRound));
+}
 
 }  // namespace
 }  // namespace torchstress

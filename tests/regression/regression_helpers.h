@@ -136,23 +136,14 @@ inline ErrorRecord WrongValue(int thread, const std::string& op, const c10::Devi
 }
 
 // An isolated round's one-line verdict: "" when the errors are empty.
-inline std::string RoundReason(const std::vector<ErrorRecord>& errors) {
-  if (errors.empty()) return "";
-  return errors.front().describe() + (errors.size() > 1 ? fmt::format(" (+{} more)", errors.size() - 1) : "");
-}
+inline std::string RoundReason(const std::vector<ErrorRecord>& errors) { return round_reason(errors, errors.size()); }
 
 // Runs `rounds` isolated rounds of `body` and asserts the pass rate, listing every bad round
 // (with its crash signature, when the child's stderr matched a known upstream one).
 inline void ExpectIsolatedRoundsPass(long rounds, const RoundBody& body) {
   RoundsSummary s = run_isolated_rounds(static_cast<int>(rounds), body);
   if (in_death_test_child()) return;
-  record_rounds(s);
-  std::string failures;
-  for (const auto& o : s.rounds) {
-    if (o.status != RoundStatus::kPassed) failures += "\n  " + o.describe();
-  }
-  EXPECT_GE(s.pass_rate, knobs().round_pass_threshold)
-      << s.headline() << "; threshold " << knobs().round_pass_threshold << failures;
+  expect_rounds_pass(s);
 }
 
 // Deterministic per-thread inputs from a seeded CPU generator (distinct per thread and seed).

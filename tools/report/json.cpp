@@ -1,5 +1,7 @@
 #include "json.h"
 
+#include "torchstress/json_escape.h"
+
 #include <fmt/format.h>
 
 #include <cmath>
@@ -225,20 +227,9 @@ void newline(std::string& out, int indent, int depth) {
 }  // namespace
 
 std::string json_quote(const std::string& s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) out += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
-        else out += static_cast<char>(c);
-    }
-  }
-  return out + "\"";
+  std::string out = "\"";  // appends only: gcc 12's -Wrestrict misfires on "\"" + std::string
+  out.append(torchstress::json_escape(s)).append("\"");
+  return out;
 }
 
 const Json& Json::operator[](const std::string& key) const {

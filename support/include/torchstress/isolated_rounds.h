@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "torchstress/error_sink.h"
+
 namespace torchstress {
 
 enum class RoundStatus { kPassed, kFailed, kCrashed, kTimedOut };
@@ -44,6 +46,14 @@ RoundsSummary run_isolated_rounds(int rounds, const RoundBody& body);
 
 // Records the summary as test properties and logs one line per round.
 void record_rounds(const RoundsSummary& s);
+
+// Records the summary and asserts the pass rate meets TORCHSTRESS_ROUND_PASS_THRESHOLD, listing
+// every round that did not pass. Call from the TEST body after run_isolated_rounds().
+void expect_rounds_pass(const RoundsSummary& s);
+
+// A round body's one-line verdict from its errors: "" when there are none, else the first error
+// and how many more ("wrong value in thread 3, ... (+4 more)").
+std::string round_reason(const std::vector<ErrorRecord>& errors, size_t total_errors);
 
 // True in a death-test child (re-executed binary).
 bool in_death_test_child();

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "torchstress/json_escape.h"
+
 namespace torchstress {
 
 // A flat JSON object built field by field; values are escaped.
@@ -30,7 +32,6 @@ class JsonLine {
   std::string body_;
 };
 
-std::string json_escape(const std::string& s);
 
 class ResultsLog {
  public:
