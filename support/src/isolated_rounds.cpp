@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 
 #include <atomic>
+#include <regex>
 #include <cstdio>
 #include <cstdlib>
 #include <sstream>
@@ -74,6 +75,19 @@ std::string find_stall(const std::string& text) {
   return text.substr(pos, text.find('\n', pos) - pos);
 }
 
+// A sanitizer catches the fatal signal (or finds a memory error) itself, reports, and exits 1:
+// "==123==ERROR: AddressSanitizer: SEGV on unknown address" -> "SIGSEGV (reported by AddressSanitizer)".
+std::string sanitizer_crash(const std::string& text) {
+  static const std::regex re("ERROR: (AddressSanitizer|ThreadSanitizer|MemorySanitizer|LeakSanitizer): ([A-Za-z-]+)");
+  std::smatch m;
+  if (!std::regex_search(text, m, re)) return "";
+  const std::string what = m[2].str();
+  if (what == "SEGV" || what == "ABRT" || what == "BUS" || what == "FPE" || what == "ILL") {
+    return fmt::format("SIG{} (reported by {})", what, m[1].str());
+  }
+  return fmt::format("{} (reported by {})", what, m[1].str());
+}
+
 RoundOutcome classify(int round, int wait_status, const std::string& child_stderr) {
   RoundOutcome o;
   o.round = round;
@@ -89,9 +103,13 @@ RoundOutcome classify(int round, int wait_status, const std::string& child_stder
              (WEXITSTATUS(wait_status) == kExitStalled || WEXITSTATUS(wait_status) == kExitRoundDeadline)) {
     o.status = RoundStatus::kTimedOut;
     o.detail = WEXITSTATUS(wait_status) == kExitStalled ? find_stall(child_stderr) : reason;
+  } else if (const std::string sanitizer = sanitizer_crash(child_stderr); reason.empty() && !sanitizer.empty()) {
+    o.status = RoundStatus::kCrashed;
+    o.detail = sanitizer;
   } else {
     o.status = RoundStatus::kFailed;
     o.detail = reason.empty() ? fmt::format("exit {} without a result line", WEXITSTATUS(wait_status)) : reason;
+    if (o.detail.rfind("failed: ", 0) == 0) o.detail.erase(0, 8);  // the child's result-line prefix
   }
   return o;
 }

@@ -22,7 +22,7 @@ constexpr double kDeadlineSeconds = 120;  // a child past this means the suite i
 const std::map<std::string, std::string> kSmallRun = {
     {"TORCHSTRESS_DEVICE", "cpu"},          {"TORCHSTRESS_LAYERNORM_ITERATIONS", "20"},
     {"TORCHSTRESS_TRANSFORMER_ITERATIONS", "3"}, {"TORCHSTRESS_QUICK_ROUNDS", "2"},
-    {"TORCHSTRESS_STALL_SECONDS", "3"},     {"TORCHSTRESS_RESULTS_DIR", ""},
+    {"TORCHSTRESS_STALL_SECONDS", "2"},     {"TORCHSTRESS_RESULTS_DIR", ""},
     {"TORCHSTRESS_INJECT", ""},             {"TORCHSTRESS_INJECT_ROUND", ""}};
 
 ChildResult RunBattery(const std::string& test, std::map<std::string, std::string> env) {

@@ -9,6 +9,7 @@
 
 #include "torchstress/crash_signatures.h"
 #include "torchstress/error_sink.h"
+#include "torchstress/isolated_rounds.h"
 #include "torchstress/knobs.h"
 #include "torchstress/matchers.h"
 #include "torchstress/progress.h"
@@ -220,6 +221,26 @@ TEST(Runner, CleanRunHasNoErrorsAndCountsEveryOp) {
   EXPECT_EQ(r.total_ops, 12);
   EXPECT_EQ(r.success_ratio(), "12/12");
   EXPECT_THAT(r.errors, HasNoErrors());
+}
+
+TEST(IsolatedRounds, EachRoundIsClassifiedPassedFailedOrCrashedBySanitizer) {
+  // Round 1 passes, round 2 reports a wrong value, round 3 dies the way a sanitizer build does
+  // (it catches the signal, prints its report, exits 1): that is a crash, not a plain failure.
+  RoundsSummary s = run_isolated_rounds(3, [](int round) -> std::string {
+    if (round == 2) return "wrong value in thread 1, iteration 2 (op mm on cpu): max abs diff 1";
+    if (round == 3) {
+      std::fprintf(stderr, "==42==ERROR: AddressSanitizer: SEGV on unknown address 0x000000000000\n");
+      std::fflush(stderr);
+      std::_Exit(1);
+    }
+    return "";
+  });
+  if (in_death_test_child()) return;
+  ASSERT_EQ(s.rounds.size(), 3u);
+  EXPECT_EQ(s.rounds[0].describe(), "round 1 passed");
+  EXPECT_EQ(s.rounds[1].describe(), "round 2 failed: wrong value in thread 1, iteration 2 (op mm on cpu): max abs diff 1");
+  EXPECT_EQ(s.rounds[2].describe(), "round 3 crashed: SIGSEGV (reported by AddressSanitizer)");
+  EXPECT_EQ(s.passed, 1);
 }
 
 TEST(CrashSignatures, EveryRecordedSampleMatchesItsUpstreamIssue) {
