@@ -18,7 +18,8 @@ struct CudaPoolStreamScope::Impl {
 };
 
 CudaPoolStreamScope::CudaPoolStreamScope(const c10::Device& device)
-    : impl_(new Impl{c10::cuda::CUDAStreamGuard(at::cuda::getStreamFromPool(false, device.index() < 0 ? 0 : device.index()))}) {}
+    : impl_(new Impl{
+          c10::cuda::CUDAStreamGuard(at::cuda::getStreamFromPool(false, device.index() < 0 ? 0 : device.index()))}) {}
 
 CudaPoolStreamScope::~CudaPoolStreamScope() { delete impl_; }
 

@@ -68,7 +68,8 @@ int ctest_allocated_gpu(const char* value) {
 bool backend_available(Backend backend, std::string* reason) {
   const auto& a = availability();
   switch (backend) {
-    case Backend::kCpu: return true;
+    case Backend::kCpu:
+      return true;
     case Backend::kCuda:
       if (!a.cuda && reason) *reason = a.cuda_reason;
       return a.cuda;

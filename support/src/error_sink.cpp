@@ -6,11 +6,16 @@ namespace torchstress {
 
 const char* to_string(ErrorKind kind) {
   switch (kind) {
-    case ErrorKind::kException: return "exception";
-    case ErrorKind::kWrongValue: return "wrong value";
-    case ErrorKind::kNonFinite: return "NaN/Inf";
-    case ErrorKind::kStall: return "stall";
-    case ErrorKind::kGate: return "start gate";
+    case ErrorKind::kException:
+      return "exception";
+    case ErrorKind::kWrongValue:
+      return "wrong value";
+    case ErrorKind::kNonFinite:
+      return "NaN/Inf";
+    case ErrorKind::kStall:
+      return "stall";
+    case ErrorKind::kGate:
+      return "start gate";
   }
   return "unknown";
 }
@@ -20,10 +25,14 @@ std::string ErrorRecord::describe() const {
   switch (kind) {
     case ErrorKind::kWrongValue:
       return fmt::format("wrong value {}: max abs diff {:.6g}; {}", where, max_abs_diff, message);
-    case ErrorKind::kNonFinite: return fmt::format("NaN/Inf {}: {}", where, message);
-    case ErrorKind::kException: return fmt::format("exception {}: {}", where, message);
-    case ErrorKind::kStall: return message;
-    case ErrorKind::kGate: return fmt::format("start gate broken: {}", message);
+    case ErrorKind::kNonFinite:
+      return fmt::format("NaN/Inf {}: {}", where, message);
+    case ErrorKind::kException:
+      return fmt::format("exception {}: {}", where, message);
+    case ErrorKind::kStall:
+      return message;
+    case ErrorKind::kGate:
+      return fmt::format("start gate broken: {}", message);
   }
   return message;
 }

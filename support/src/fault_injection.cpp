@@ -38,9 +38,7 @@ const FaultSpec& cached() {
   return spec;
 }
 
-bool targets(const FaultSpec& f, int thread, long iteration) {
-  return f.thread == thread && f.iteration == iteration;
-}
+bool targets(const FaultSpec& f, int thread, long iteration) { return f.thread == thread && f.iteration == iteration; }
 
 }  // namespace
 
@@ -51,19 +49,19 @@ FaultSpec parse_fault_spec(const std::string& text) {
   std::smatch m;
   if (!std::regex_match(text, m, re)) {
     throw KnobError("torchstress: TORCHSTRESS_INJECT='" + text +
-                    "' is not accepted; accepted: kind[@thread:iteration] with kind throw|wrong|nan|segv|abort|hang|race|crashsig:<name>");
+                    "' is not accepted; accepted: kind[@thread:iteration] with kind "
+                    "throw|wrong|nan|segv|abort|hang|race|crashsig:<name>");
   }
   static const std::map<std::string, FaultKind> kinds = {
-      {"throw", FaultKind::kThrow}, {"wrong", FaultKind::kWrong}, {"nan", FaultKind::kNan},
-      {"segv", FaultKind::kSegv},   {"abort", FaultKind::kAbort}, {"hang", FaultKind::kHang},
-      {"race", FaultKind::kRace}};
+      {"throw", FaultKind::kThrow}, {"wrong", FaultKind::kWrong}, {"nan", FaultKind::kNan},  {"segv", FaultKind::kSegv},
+      {"abort", FaultKind::kAbort}, {"hang", FaultKind::kHang},   {"race", FaultKind::kRace}};
   const std::string kind = m[1].str();
   if (kind.rfind("crashsig:", 0) == 0) {
     f.kind = FaultKind::kCrashSignature;
     f.signature = kind.substr(9);
     if (recorded_crash_sample(f.signature).empty()) {
-      throw KnobError("torchstress: TORCHSTRESS_INJECT='" + text + "' names no recorded crash sample; accepted: " +
-                      recorded_crash_sample_names());
+      throw KnobError("torchstress: TORCHSTRESS_INJECT='" + text +
+                      "' names no recorded crash sample; accepted: " + recorded_crash_sample_names());
     }
   } else {
     f.kind = kinds.at(kind);

@@ -58,7 +58,8 @@ std::string tail_lines(const std::string& text, int n) {
   std::string line;
   while (std::getline(in, line)) lines.push_back(line);
   std::string out;
-  for (size_t i = lines.size() > static_cast<size_t>(n) ? lines.size() - n : 0; i < lines.size(); ++i) out += lines[i] + "\n";
+  for (size_t i = lines.size() > static_cast<size_t>(n) ? lines.size() - n : 0; i < lines.size(); ++i)
+    out += lines[i] + "\n";
   return out;
 }
 
@@ -121,10 +122,14 @@ void set_in_death_test_child(bool v) { g_child.store(v); }
 
 const char* to_string(RoundStatus s) {
   switch (s) {
-    case RoundStatus::kPassed: return "passed";
-    case RoundStatus::kFailed: return "failed";
-    case RoundStatus::kCrashed: return "crashed";
-    case RoundStatus::kTimedOut: return "timed out";
+    case RoundStatus::kPassed:
+      return "passed";
+    case RoundStatus::kFailed:
+      return "failed";
+    case RoundStatus::kCrashed:
+      return "crashed";
+    case RoundStatus::kTimedOut:
+      return "timed out";
   }
   return "unknown";
 }
@@ -138,9 +143,10 @@ std::string RoundOutcome::describe() const {
 
 std::string RoundsSummary::headline() const {
   // With zero failures the bound only tightens with more rounds: say how many a tighter claim needs.
-  return fmt::format("Passed {}/{}; per-round failure rate below {:.1f}% at 95% confidence "
-                     "(a 5% bound needs {} clean rounds, 1% needs {})",
-                     passed, total, 100.0 * failure_upper_bound, trials_needed_for_bound(0.05), trials_needed_for_bound(0.01));
+  return fmt::format(
+      "Passed {}/{}; per-round failure rate below {:.1f}% at 95% confidence "
+      "(a 5% bound needs {} clean rounds, 1% needs {})",
+      passed, total, 100.0 * failure_upper_bound, trials_needed_for_bound(0.05), trials_needed_for_bound(0.01));
 }
 
 RoundsSummary run_isolated_rounds(int rounds, const RoundBody& body) {

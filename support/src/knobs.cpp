@@ -96,11 +96,11 @@ std::vector<long> parse_count_list(const std::string& variable, const std::strin
 Knobs load_knobs_from_environment() {
   Knobs k;
   // Read every knob of knobs.def as text first, then convert each by its kind.
-#define TORCHSTRESS_KNOB(NAME, KIND, DEFAULT, DESCRIPTION)                                    \
-  {                                                                                            \
-    KnobValue v{#NAME, #KIND, "", DESCRIPTION, false};                                         \
-    v.text = env_or("TORCHSTRESS_" #NAME, DEFAULT, &v.overridden);                             \
-    k.all.push_back(v);                                                                        \
+#define TORCHSTRESS_KNOB(NAME, KIND, DEFAULT, DESCRIPTION)         \
+  {                                                                \
+    KnobValue v{#NAME, #KIND, "", DESCRIPTION, false};             \
+    v.text = env_or("TORCHSTRESS_" #NAME, DEFAULT, &v.overridden); \
+    k.all.push_back(v);                                            \
   }
 #include "torchstress/knobs.def"
 #undef TORCHSTRESS_KNOB
@@ -110,8 +110,14 @@ Knobs load_knobs_from_environment() {
     }
     throw KnobError(fmt::format("torchstress: internal error: unknown knob {}", name));
   };
-  auto count = [&](const char* n) { auto [var, t] = text(n); return parse_count(var, t); };
-  auto seconds = [&](const char* n) { auto [var, t] = text(n); return parse_seconds(var, t); };
+  auto count = [&](const char* n) {
+    auto [var, t] = text(n);
+    return parse_count(var, t);
+  };
+  auto seconds = [&](const char* n) {
+    auto [var, t] = text(n);
+    return parse_seconds(var, t);
+  };
 
   {
     auto [var, t] = text("DEVICE");

@@ -17,7 +17,8 @@ namespace torchstress {
 namespace {
 
 int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
 }
 
 }  // namespace
@@ -59,8 +60,9 @@ long ProgressBoard::total_completed() const {
 
 std::string Watchdog::describe_stall(const ProgressBoard& board, int stuck, double stall_seconds) {
   const auto s = board.read(stuck);
-  std::string msg = fmt::format("thread {} stuck at iteration {} in {} (no progress for {:.1f} s, stall deadline {:.1f} s)",
-                                stuck, s.iteration, s.op, s.seconds_since_progress, stall_seconds);
+  std::string msg =
+      fmt::format("thread {} stuck at iteration {} in {} (no progress for {:.1f} s, stall deadline {:.1f} s)", stuck,
+                  s.iteration, s.op, s.seconds_since_progress, stall_seconds);
   msg += "; other threads:";
   for (int t = 0; t < board.threads(); ++t) {
     if (t == stuck) continue;

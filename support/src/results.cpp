@@ -64,8 +64,12 @@ void ResultsLog::append(JsonLine line) {
 }
 
 void ResultsLog::append_stall(const std::string& test, const std::string& message) {
-  append(JsonLine().add("type", "test").add("name", test).add("status", "stalled").add_raw(
-      "failures", "[\"" + json_escape(message) + "\"]").add("device", device_label(device_under_test())));
+  append(JsonLine()
+             .add("type", "test")
+             .add("name", test)
+             .add("status", "stalled")
+             .add_raw("failures", "[\"" + json_escape(message) + "\"]")
+             .add("device", device_label(device_under_test())));
 }
 
 void ResultsLog::record(const std::string& key, const std::string& value) {
@@ -96,7 +100,8 @@ void ResultsListener::OnTestStart(const ::testing::TestInfo& info) {
   failures_.clear();
   skip_reason_.clear();
   results_log().take_properties();
-  results_log().append(JsonLine().add("type", "start").add("name", fmt::format("{}.{}", info.test_suite_name(), info.name())));
+  results_log().append(
+      JsonLine().add("type", "start").add("name", fmt::format("{}.{}", info.test_suite_name(), info.name())));
 }
 
 void ResultsListener::OnTestPartResult(const ::testing::TestPartResult& r) {

@@ -144,14 +144,16 @@ RunResult run_workload(Workload& w, const RunSpec& spec) {
       while (std::chrono::steady_clock::now() < end) {
         auto next = end;
         if (spec.progress_interval.count() > 0) {
-          next = std::min(end, last_t + std::chrono::duration_cast<std::chrono::steady_clock::duration>(spec.progress_interval));
+          next = std::min(
+              end, last_t + std::chrono::duration_cast<std::chrono::steady_clock::duration>(spec.progress_interval));
         }
         std::this_thread::sleep_until(next);
         if (spec.on_progress && next != end) {
           const auto now = std::chrono::steady_clock::now();
           const long ops_now = board.total_completed();
           spec.on_progress({std::chrono::duration<double>(now - start).count(), ops_now,
-                            (ops_now - last_ops) / std::chrono::duration<double>(now - last_t).count(), sink.total_errors()});
+                            (ops_now - last_ops) / std::chrono::duration<double>(now - last_t).count(),
+                            sink.total_errors()});
           last_t = now;
           last_ops = ops_now;
         }

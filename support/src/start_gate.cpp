@@ -37,7 +37,8 @@ bool StartGate::open_when_all_arrived(std::string* missing) {
     if (!arrived_[static_cast<size_t>(i)]) names += (names.empty() ? "" : ", ") + std::to_string(i);
   }
   // Always name who is missing, even when a worker's own deadline broke the gate first.
-  std::string why = names.empty() ? why_ : fmt::format("never arrived within {:.1f} s: thread(s) {}", deadline_.count(), names);
+  std::string why =
+      names.empty() ? why_ : fmt::format("never arrived within {:.1f} s: thread(s) {}", deadline_.count(), names);
   if (broken_ && !names.empty() && !why_.empty()) why += " (" + why_ + ")";
   if (missing) *missing = why;
   if (!broken_) {

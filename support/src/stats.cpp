@@ -12,8 +12,8 @@ double binomial_cdf(int k, int n, double p) {
   if (p >= 1.0) return k >= n ? 1.0 : 0.0;
   double sum = 0.0;
   for (int i = 0; i <= k; ++i) {
-    const double log_term = std::lgamma(n + 1.0) - std::lgamma(i + 1.0) - std::lgamma(n - i + 1.0) +
-                            i * std::log(p) + (n - i) * std::log1p(-p);
+    const double log_term = std::lgamma(n + 1.0) - std::lgamma(i + 1.0) - std::lgamma(n - i + 1.0) + i * std::log(p) +
+                            (n - i) * std::log1p(-p);
     sum += std::exp(log_term);
   }
   return sum;

@@ -53,7 +53,8 @@ int main(int argc, char** argv) {
     log->info("device under test: {} ({})", torchstress::device_label(torchstress::device_under_test()),
               torchstress::hardware_name(torchstress::device_under_test()));
     if (!torchstress::knobs().inject.empty()) {
-      log->warn("fault injection active: TORCHSTRESS_INJECT={} (a test aid: failures are expected)", torchstress::knobs().inject);
+      log->warn("fault injection active: TORCHSTRESS_INJECT={} (a test aid: failures are expected)",
+                torchstress::knobs().inject);
     }
     auto& results = torchstress::results_log();
     results.open(torchstress::knobs().results_dir, std::filesystem::path(argv[0]).filename().string());

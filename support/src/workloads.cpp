@@ -62,8 +62,8 @@ class MmWorkload : public Workload {
 template <typename ModuleHolder>
 class ModuleWorkload : public Workload {
  public:
-  ModuleWorkload(c10::Device d, const char* name, std::function<ModuleHolder()> build,
-                 std::vector<int64_t> input_shape, Tolerance same, Tolerance vs_cpu)
+  ModuleWorkload(c10::Device d, const char* name, std::function<ModuleHolder()> build, std::vector<int64_t> input_shape,
+                 Tolerance same, Tolerance vs_cpu)
       : Workload(d, same, vs_cpu), name_(name), input_shape_(std::move(input_shape)) {
     torch::manual_seed(kSeed);
     cpu_module_ = build();
@@ -81,7 +81,9 @@ class ModuleWorkload : public Workload {
 
  protected:
   virtual at::Tensor forward(ModuleHolder& m, const at::Tensor& x) { return m->forward(x); }
-  std::vector<at::Tensor> make_inputs(int thread) const override { return {seeded_randn(input_shape_, kSeed + thread)}; }
+  std::vector<at::Tensor> make_inputs(int thread) const override {
+    return {seeded_randn(input_shape_, kSeed + thread)};
+  }
   at::Tensor run_on_cpu(const std::vector<at::Tensor>& in) override {
     c10::NoGradGuard no_grad;
     return forward(cpu_module_, in[0]);
@@ -99,13 +101,12 @@ class ModuleWorkload : public Workload {
 class TransformerWorkload : public ModuleWorkload<torch::nn::TransformerEncoderLayer> {
  public:
   explicit TransformerWorkload(c10::Device d)
-      : ModuleWorkload(
-            d, "transformer",
-            [] {
-              return torch::nn::TransformerEncoderLayer(
-                  torch::nn::TransformerEncoderLayerOptions(128, 4).dim_feedforward(256).dropout(0.0));
-            },
-            {8, 16, 128}, {1e-4, 1e-4}, {1e-3, 1e-3}) {}
+      : ModuleWorkload(d, "transformer",
+                       [] {
+                         return torch::nn::TransformerEncoderLayer(
+                             torch::nn::TransformerEncoderLayerOptions(128, 4).dim_feedforward(256).dropout(0.0));
+                       },
+                       {8, 16, 128}, {1e-4, 1e-4}, {1e-3, 1e-3}) {}
 
  protected:
   at::Tensor forward(torch::nn::TransformerEncoderLayer& m, const at::Tensor& x) override {
@@ -146,8 +147,9 @@ void Workload::prepare(int threads) {
     const double diff = (dev_out - cpu_out).abs().max().item<double>();
     const double allowed = cpu_tolerance_.atol + cpu_tolerance_.rtol * cpu_out.abs().max().item<double>();
     if (!(diff <= allowed)) {
-      throw std::runtime_error(fmt::format("{} on {} disagrees with the CPU before any threading: max abs diff {:.6g} > {:.6g}",
-                                           name(), device_.str(), diff, allowed));
+      throw std::runtime_error(
+          fmt::format("{} on {} disagrees with the CPU before any threading: max abs diff {:.6g} > {:.6g}", name(),
+                      device_.str(), diff, allowed));
     }
   }
 }
@@ -211,7 +213,8 @@ std::unique_ptr<Workload> make_workload(const std::string& name, const c10::Devi
         },
         std::vector<int64_t>{batch, 512}, Tolerance{1e-4, 1e-5}, Tolerance{1e-3, 1e-3});
   }
-  throw std::invalid_argument("unknown workload '" + name + "'; accepted: mm, matmul128, layernorm, transformer, linear_relu, mlp");
+  throw std::invalid_argument("unknown workload '" + name +
+                              "'; accepted: mm, matmul128, layernorm, transformer, linear_relu, mlp");
 }
 
 }  // namespace torchstress

@@ -14,9 +14,12 @@ namespace {
 // A CUDA run uses the device under test when it is a CUDA card (CTest may have allocated one).
 c10::Device device_for(Backend b) {
   switch (b) {
-    case Backend::kMps: return c10::Device(c10::kMPS);
-    case Backend::kCuda: return device_under_test().is_cuda() ? device_under_test() : c10::Device("cuda:0");
-    case Backend::kCpu: break;
+    case Backend::kMps:
+      return c10::Device(c10::kMPS);
+    case Backend::kCuda:
+      return device_under_test().is_cuda() ? device_under_test() : c10::Device("cuda:0");
+    case Backend::kCpu:
+      break;
   }
   return c10::Device(c10::kCPU);
 }

@@ -27,9 +27,8 @@ void RunSoak(std::chrono::duration<double> duration) {
                        device_label(device_under_test()), duration.count());
   RunResult r = run_workload(*w, spec);
   record_run(r);
-  logger("soak")->info("done: {} ops in {:.1f} s = {:.1f} ops/s, {} errors, per-thread ops min {} max {}",
-                       r.total_ops, r.wall_seconds, r.ops_per_second, r.failed_ops, r.min_thread_ops(),
-                       r.max_thread_ops());
+  logger("soak")->info("done: {} ops in {:.1f} s = {:.1f} ops/s, {} errors, per-thread ops min {} max {}", r.total_ops,
+                       r.wall_seconds, r.ops_per_second, r.failed_ops, r.min_thread_ops(), r.max_thread_ops());
   EXPECT_GT(r.min_thread_ops(), 0) << "a thread made no progress at all (starved)";
   EXPECT_THAT(r.errors, HasNoErrors());
 }
@@ -40,7 +39,8 @@ void RunSoak(std::chrono::duration<double> duration) {
 TEST(Soak, EightThreads60s) { RunSoak(knobs().soak_seconds); }
 TEST(Soak, EightThreads60sPoolStreamPerThread) {
   if (!device_under_test().is_cuda()) {
-    GTEST_SKIP() << "stream policies apply to CUDA only; the device under test is " << device_label(device_under_test());
+    GTEST_SKIP() << "stream policies apply to CUDA only; the device under test is "
+                 << device_label(device_under_test());
   }
   ScopedKnobs per_thread([](Knobs& k) { k.cuda_streams = StreamPolicy::kPerThread; });
   RunSoak(knobs().soak_seconds);

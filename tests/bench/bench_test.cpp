@@ -244,9 +244,9 @@ void RecordScaling(const ScalingTable& t, const ScalingConfig& c, const std::str
   }
   rows += ']';
   record(prefix + "pipelined_ops_per_s", t.pipelined.median);
-  const std::string pipelined = fmt::format(
-      "{{\"ops\":{},\"ops_per_s\":{},\"min\":{},\"max\":{},\"spread\":{}}}", c.pipelined_ops,
-      json_num(t.pipelined.median), json_num(t.pipelined.min), json_num(t.pipelined.max), json_num(t.pipelined.spread));
+  const std::string pipelined = fmt::format("{{\"ops\":{},\"ops_per_s\":{},\"min\":{},\"max\":{},\"spread\":{}}}",
+                                            c.pipelined_ops, json_num(t.pipelined.median), json_num(t.pipelined.min),
+                                            json_num(t.pipelined.max), json_num(t.pipelined.spread));
   results_log().append(JsonLine()
                            .add("type", "bench")
                            .add("bench", "scaling")
@@ -338,10 +338,10 @@ void BenchBatching(const BatchingConfig& c) {
     out += fmt::format("{:>6} | {:>16.1f} | {:>6.1f}% | {:>7.2f}x\n", r.batch, r.samples_per_s.median,
                        100.0 * r.samples_per_s.spread, r.speedup);
     if (json.size() > 1) json += ',';
-    json += fmt::format("{{\"batch\":{},\"samples_per_s\":{},\"min\":{},\"max\":{},\"spread\":{},\"samples\":{},\"speedup\":{}}}",
-                        r.batch, json_num(r.samples_per_s.median), json_num(r.samples_per_s.min),
-                        json_num(r.samples_per_s.max), json_num(r.samples_per_s.spread), c.repetitions,
-                        json_num(r.speedup));
+    json += fmt::format(
+        "{{\"batch\":{},\"samples_per_s\":{},\"min\":{},\"max\":{},\"spread\":{},\"samples\":{},\"speedup\":{}}}",
+        r.batch, json_num(r.samples_per_s.median), json_num(r.samples_per_s.min), json_num(r.samples_per_s.max),
+        json_num(r.samples_per_s.spread), c.repetitions, json_num(r.speedup));
     record(fmt::format("batch_{}_samples_per_s", r.batch), r.samples_per_s.median);
     record(fmt::format("batch_{}_speedup", r.batch), r.speedup);
   }

@@ -97,7 +97,10 @@ TEST(CudaCublas, TwoThreadsOnPoolStreamsKeepMatmulSumsExact) {
   constexpr int64_t kSize = 1024;
   const at::Tensor weight = at::ones({kSize, kSize}, at::TensorOptions().device(d));
   PoolStreamChainWorkload w(
-      d, "mm(1024)/1024", [&] { return at::ones({kSize, kSize}, at::TensorOptions().device(d)); },
+      d, "mm(1024)/1024",
+      [&] {
+        return at::ones({kSize, kSize}, at::TensorOptions().device(d));
+      },
       [&](const at::Tensor& r) { return at::mm(r, weight).div_(static_cast<double>(kSize)); }, scaled(100),
       at::full({1}, static_cast<double>(kSize * kSize), at::kFloat));
   RunTrials(w);
@@ -114,8 +117,12 @@ TEST(CudaCudnn, TwoThreadsOnPoolStreamsKeepConvSumsExact) {
   const long iters = std::min(scaled(1000), 2047L);
   const double side = static_cast<double>(2048 - iters);
   PoolStreamChainWorkload w(
-      d, "conv2d(2x2)/4", [&] { return at::ones({1, 1, 2048, 2048}, at::TensorOptions().device(d)); },
-      [&](const at::Tensor& r) { return at::conv2d(r, weight).div_(4.0); }, iters, at::full({1}, side * side, at::kFloat));
+      d, "conv2d(2x2)/4",
+      [&] {
+        return at::ones({1, 1, 2048, 2048}, at::TensorOptions().device(d));
+      },
+      [&](const at::Tensor& r) { return at::conv2d(r, weight).div_(4.0); }, iters,
+      at::full({1}, side * side, at::kFloat));
   RunTrials(w);
 }
 
@@ -132,7 +139,10 @@ TEST(CudaCusparse, TwoThreadsOnPoolStreamsKeepSparseMatmulSumsExact) {
   const std::vector<int64_t> size = {kSize, kSize};
   const at::Tensor weight = at::sparse_coo_tensor(indices, at::ones({kSize * kSize}, opts.dtype(at::kFloat)), size);
   PoolStreamChainWorkload w(
-      d, "sparse mm(1024)/1024", [&] { return at::ones({kSize, kSize}, opts.dtype(at::kFloat)); },
+      d, "sparse mm(1024)/1024",
+      [&] {
+        return at::ones({kSize, kSize}, opts.dtype(at::kFloat));
+      },
       [&](const at::Tensor& r) { return weight.mm(r).div_(static_cast<double>(kSize)); }, scaled(500),
       at::full({1}, static_cast<double>(kSize * kSize), at::kFloat));
   RunTrials(w);
@@ -225,7 +235,8 @@ TEST(CudaStreams, CurrentStreamSetInAThreadStaysThatThreadsOwn) {
   record_run(r);
   EXPECT_THAT(r.errors, HasNoErrors());
   EXPECT_TRUE(c10::cuda::getCurrentCUDAStream(index) == main_before) << "the main thread's current stream changed";
-  EXPECT_TRUE(main_before == c10::cuda::getDefaultCUDAStream(index)) << "the main thread should still be on the default stream";
+  EXPECT_TRUE(main_before == c10::cuda::getDefaultCUDAStream(index))
+      << "the main thread should still be on the default stream";
 }
 
 }  // namespace

@@ -27,8 +27,8 @@ constexpr uint64_t kSeed = 1974;
 template <typename Holder>
 class ModuleForwardWorkload : public ClosedFormWorkload {
  public:
-  ModuleForwardWorkload(c10::Device d, const char* name, Holder cpu_module, std::vector<int64_t> input_shape, int owners,
-                        Tolerance same, Tolerance vs_cpu)
+  ModuleForwardWorkload(c10::Device d, const char* name, Holder cpu_module, std::vector<int64_t> input_shape,
+                        int owners, Tolerance same, Tolerance vs_cpu)
       : ClosedFormWorkload(d, same, vs_cpu), name_(name), cpu_(std::move(cpu_module)), shape_(std::move(input_shape)) {
     cpu_->eval();
     for (int i = 0; i < owners; ++i) {
@@ -102,8 +102,8 @@ TEST(CpuSharedModule, ConvBatchNormEvalForwardFromEightThreadsMatchesSequential)
   // Pins pytorch/pytorch#16828: conv2d from a thread pool under no_grad segfaulted after ~1,198 of
   // 10,000 calls (1.0.x), on a shared Conv2d(16,16,4,2,1). Checks 8 threads x 1000 forwards of one
   // eval Conv2d+BatchNorm, each equal to the sequential result.
-  ModuleForwardWorkload<torch::nn::Sequential> w(c10::Device(c10::kCPU), "conv+bn shared", ConvBatchNorm(), kConvInput, 1,
-                                                 {1e-5, 1e-5}, {1e-5, 1e-5});
+  ModuleForwardWorkload<torch::nn::Sequential> w(c10::Device(c10::kCPU), "conv+bn shared", ConvBatchNorm(), kConvInput,
+                                                 1, {1e-5, 1e-5}, {1e-5, 1e-5});
   RunModule(w, static_cast<int>(knobs().threads), scaled(1000), {1e-5, 1e-5});
 }
 
@@ -111,8 +111,8 @@ TEST(CpuPerThreadModule, ConvBatchNormOwnedByEachThreadMatchesSequential) {
   // Pins pytorch/pytorch#19029 (open): each C++ thread owned its own Conv2d+BatchNorm module and it
   // still segfaulted. Checks 8 threads x 1000 forwards, one module clone per thread.
   const int threads = static_cast<int>(knobs().threads);
-  ModuleForwardWorkload<torch::nn::Sequential> w(c10::Device(c10::kCPU), "conv+bn per thread", ConvBatchNorm(), kConvInput,
-                                                 threads, {1e-5, 1e-5}, {1e-5, 1e-5});
+  ModuleForwardWorkload<torch::nn::Sequential> w(c10::Device(c10::kCPU), "conv+bn per thread", ConvBatchNorm(),
+                                                 kConvInput, threads, {1e-5, 1e-5}, {1e-5, 1e-5});
   RunModule(w, threads, scaled(1000), {1e-5, 1e-5});
 }
 
@@ -124,8 +124,8 @@ TEST(MpsSharedLinear, NoGradForwardFromTwoFourAndEightThreadsMatchesSequential) 
   TORCHSTRESS_SKIP_UNLESS_AVAILABLE(Backend::kMps);
   namespace nn = torch::nn;
   for (int threads : {2, 4, 8}) {
-    ModuleForwardWorkload<nn::Linear> big(c10::Device(c10::kMPS), "linear 512->1024", nn::Linear(512, 1024), {32, 512}, 1,
-                                          {1e-5, 1e-5}, {1e-4, 1e-4});
+    ModuleForwardWorkload<nn::Linear> big(c10::Device(c10::kMPS), "linear 512->1024", nn::Linear(512, 1024), {32, 512},
+                                          1, {1e-5, 1e-5}, {1e-4, 1e-4});
     RunModule(big, threads, scaled(50), {1e-4, 1e-4});
     ModuleForwardWorkload<nn::Linear> small(c10::Device(c10::kMPS), "linear 100->10", nn::Linear(100, 10), {32, 100}, 1,
                                             {1e-5, 1e-5}, {1e-4, 1e-4});

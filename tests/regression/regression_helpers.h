@@ -123,7 +123,7 @@ inline std::vector<ErrorRecord> RunOnceReleasedTogether(int threads, const std::
 
 // A wrong-value record for `work` bodies of RunOnceReleasedTogether.
 inline ErrorRecord WrongValue(int thread, const std::string& op, const c10::Device& device, double diff,
-                             const std::string& message) {
+                              const std::string& message) {
   ErrorRecord e;
   e.kind = ErrorKind::kWrongValue;
   e.thread = thread;

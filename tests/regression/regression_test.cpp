@@ -231,7 +231,8 @@ class SharedGeneratorWorkload : public Workload {
   // alone tie often, since a float draw carries only 24 random bits.
   static at::Tensor SortRows(at::Tensor rows) {
     for (int64_t c = rows.size(1) - 1; c >= 0; --c) {
-      rows = rows.index_select(0, std::get<1>(at::sort(rows.select(1, c), /*stable=*/true, /*dim=*/0, /*descending=*/false)));
+      rows = rows.index_select(
+          0, std::get<1>(at::sort(rows.select(1, c), /*stable=*/true, /*dim=*/0, /*descending=*/false)));
     }
     return rows;
   }
@@ -322,11 +323,12 @@ TEST(CrashReport, CudaLibraryCrashTextInAChildNamesItsUpstreamIssue) {
   // recorded stderr text (TORCHSTRESS_INJECT=crashsig:<name>) and the text must map to the issue.
   // The isolated-round path is covered by FaultInjection.KnownCrashTextInARoundNamesTheUpstreamIssue.
   const std::vector<std::pair<std::string, std::string>> cases = {{"cublas-handle", "pytorch/pytorch#6962"},
-                                                                   {"cudnn-handle", "pytorch/pytorch PR #14861"}};
+                                                                  {"cudnn-handle", "pytorch/pytorch PR #14861"}};
   for (const auto& [signature, upstream] : cases) {
-    ChildResult c = run_child({self_executable(), "--gtest_filter=CpuAutograd.SeparateGraphsPerThreadGiveExactGradients"},
-                              {{"TORCHSTRESS_INJECT", "crashsig:" + signature + "@0:0"}, {"TORCHSTRESS_INJECT_ROUND", ""}},
-                              knobs().round_timeout);
+    ChildResult c =
+        run_child({self_executable(), "--gtest_filter=CpuAutograd.SeparateGraphsPerThreadGiveExactGradients"},
+                  {{"TORCHSTRESS_INJECT", "crashsig:" + signature + "@0:0"}, {"TORCHSTRESS_INJECT_ROUND", ""}},
+                  knobs().round_timeout);
     EXPECT_TRUE(c.signaled && c.signal == SIGABRT) << signature << ": " << c.describe() << "\n" << c.output;
     EXPECT_THAT(describe_crash_match(c.output), ::testing::HasSubstr(upstream)) << c.output;
   }
@@ -369,15 +371,16 @@ std::string ShaderCacheColdRound(int /*round*/) {
   const at::Tensor cpu_in = at::linspace(0.05, 0.95, 128, at::TensorOptions().dtype(at::kFloat));
   const at::Tensor mps_in = cpu_in.to(mps);  // a copy: builds no unary pipeline
   const auto& ops = FifteenUnaryOps();
-  return RoundReason(RunOnceReleasedTogether(static_cast<int>(ops.size()), "unary op", mps, [&](int t, ErrorSink& sink) {
-    const UnaryOp& op = ops[static_cast<size_t>(t)];
-    const at::Tensor got = op.fn(mps_in).to(at::kCPU);
-    const at::Tensor want = op.fn(cpu_in);
-    const double diff = (got - want).abs().max().item<double>();
-    if (!(diff <= 1e-5 + 1e-4 * want.abs().max().item<double>())) {
-      sink.add(WrongValue(t, op.name, mps, diff, "differs from the CPU"));
-    }
-  }));
+  return RoundReason(
+      RunOnceReleasedTogether(static_cast<int>(ops.size()), "unary op", mps, [&](int t, ErrorSink& sink) {
+        const UnaryOp& op = ops[static_cast<size_t>(t)];
+        const at::Tensor got = op.fn(mps_in).to(at::kCPU);
+        const at::Tensor want = op.fn(cpu_in);
+        const double diff = (got - want).abs().max().item<double>();
+        if (!(diff <= 1e-5 + 1e-4 * want.abs().max().item<double>())) {
+          sink.add(WrongValue(t, op.name, mps, diff, "differs from the CPU"));
+        }
+      }));
 }
 
 TEST(MpsShaderCache, FifteenColdUnaryOpsReleasedTogetherMatchCpuInFreshProcesses) {
@@ -448,7 +451,9 @@ class NonzeroWorkload : public ClosedFormWorkload {
         cpu_(at::relu(SeededRandn({256, 256, 3}, kSeed) - 0.5)),
         shared_(cpu_.to(d)) {}
   const char* name() const override { return "nonzero + copy"; }
-  at::Tensor run_once(int /*thread*/) override { return Summary(at::nonzero(shared_).to(at::kCPU), shared_.to(at::kCPU)); }
+  at::Tensor run_once(int /*thread*/) override {
+    return Summary(at::nonzero(shared_).to(at::kCPU), shared_.to(at::kCPU));
+  }
   at::Tensor closed_form(int /*thread*/) override { return Summary(at::nonzero(cpu_), cpu_); }
 
  protected:
@@ -483,7 +488,9 @@ TEST(MpsNonzero, ConcurrentNonzeroAndCopiesOfOneTensorMatchCpu) {
 class SyncWhileEncodingWorkload : public ClosedFormWorkload {
  public:
   SyncWhileEncodingWorkload(c10::Device d, int threads)
-      : ClosedFormWorkload(d, {1e-5, 1e-5}, {1e-4, 1e-4}), syncer_(threads - 1), one_(at::ones({1}, at::TensorOptions().device(d))) {}
+      : ClosedFormWorkload(d, {1e-5, 1e-5}, {1e-4, 1e-4}),
+        syncer_(threads - 1),
+        one_(at::ones({1}, at::TensorOptions().device(d))) {}
   const char* name() const override { return "mm+add | synchronize"; }
   at::Tensor run_once(int thread) override {
     if (thread == syncer_) {
@@ -493,7 +500,9 @@ class SyncWhileEncodingWorkload : public ClosedFormWorkload {
     const auto& in = inputs(thread);
     return at::mm(in[0], in[1]).add(in[2]);
   }
-  at::Tensor closed_form(int thread) override { return thread == syncer_ ? at::ones({1}) : run_on_cpu(make_inputs(thread)); }
+  at::Tensor closed_form(int thread) override {
+    return thread == syncer_ ? at::ones({1}) : run_on_cpu(make_inputs(thread));
+  }
 
  protected:
   std::vector<at::Tensor> make_inputs(int thread) const override {
@@ -589,7 +598,8 @@ class Bf16UploadWorkload : public ClosedFormWorkload {
   }
   at::Tensor closed_form(int thread) override {
     std::vector<at::Tensor> parts;
-    for (int k = thread; k < kWeights; k += threads_) parts.push_back(weights_[static_cast<size_t>(k)].to(at::kFloat).flatten());
+    for (int k = thread; k < kWeights; k += threads_)
+      parts.push_back(weights_[static_cast<size_t>(k)].to(at::kFloat).flatten());
     return at::cat(parts);
   }
 
@@ -620,11 +630,12 @@ TEST(MpsDtypeUpload, FourThreadsConvertingBf16CpuTensorsToFloatOnMpsRoundTripExa
 // Runs in a fresh child: the first MPS op of the process, from every thread at once.
 std::string ColdStartRound(int /*round*/) {
   const c10::Device mps = MpsDevice();
-  return RoundReason(RunOnceReleasedTogether(static_cast<int>(knobs().threads), "first op", mps, [&](int t, ErrorSink& sink) {
-    const at::Tensor got = at::ones({64}, at::TensorOptions().device(mps)).add(t).to(at::kCPU);
-    const double diff = (got - (1.0 + t)).abs().max().item<double>();
-    if (diff != 0.0) sink.add(WrongValue(t, "ones + t", mps, diff, "first op of the process"));
-  }));
+  return RoundReason(
+      RunOnceReleasedTogether(static_cast<int>(knobs().threads), "first op", mps, [&](int t, ErrorSink& sink) {
+        const at::Tensor got = at::ones({64}, at::TensorOptions().device(mps)).add(t).to(at::kCPU);
+        const double diff = (got - (1.0 + t)).abs().max().item<double>();
+        if (diff != 0.0) sink.add(WrongValue(t, "ones + t", mps, diff, "first op of the process"));
+      }));
 }
 
 TEST(MpsColdStart, FirstOpFromEveryThreadAtOnceIsCorrectInFreshProcesses) {
@@ -641,7 +652,9 @@ TEST(MpsColdStart, FirstOpFromEveryThreadAtOnceIsCorrectInFreshProcesses) {
 class GraphCacheChurnWorkload : public ClosedFormWorkload {
  public:
   GraphCacheChurnWorkload(c10::Device d, int threads)
-      : ClosedFormWorkload(d, {1e-5, 0.0}, {1e-5, 0.0}), cleaner_(threads - 1), next_(static_cast<size_t>(threads), 0) {}
+      : ClosedFormWorkload(d, {1e-5, 0.0}, {1e-5, 0.0}),
+        cleaner_(threads - 1),
+        next_(static_cast<size_t>(threads), 0) {}
   const char* name() const override { return "softmax+matmul new shape | emptyCache"; }
   at::Tensor run_once(int thread) override {
     if (thread == cleaner_) {
@@ -653,7 +666,8 @@ class GraphCacheChurnWorkload : public ClosedFormWorkload {
     const auto opts = at::TensorOptions().device(device()).dtype(at::kFloat);
     const at::Tensor x = at::arange(n * n, opts).reshape({n, n}).div(static_cast<double>(n * n));
     const double softmax_residual = (at::softmax(x, 1).sum(1) - 1).abs().max().item<double>();
-    const double mm_residual = (at::mm(at::ones({n, n + 1}, opts), at::ones({n + 1, n}, opts)) - (n + 1)).abs().max().item<double>();
+    const double mm_residual =
+        (at::mm(at::ones({n, n + 1}, opts), at::ones({n + 1, n}, opts)) - (n + 1)).abs().max().item<double>();
     return at::tensor({softmax_residual, mm_residual}, at::kDouble);
   }
   at::Tensor closed_form(int /*thread*/) override { return at::zeros({2}, at::kDouble); }
@@ -696,7 +710,8 @@ class AllocatorChurnWorkload : public ClosedFormWorkload {
   at::Tensor run_once(int thread) override {
     const long k = next_[static_cast<size_t>(thread)]++;
     const int64_t numel = int64_t{256} << ((5 * k + 3 * thread) % 17);
-    const double sum = at::full({numel}, 1.0, at::TensorOptions().device(device()).dtype(at::kFloat)).sum().item<double>();
+    const double sum =
+        at::full({numel}, 1.0, at::TensorOptions().device(device()).dtype(at::kFloat)).sum().item<double>();
     return at::full({1}, std::abs(sum - static_cast<double>(numel)), at::kDouble);
   }
   at::Tensor closed_form(int /*thread*/) override { return at::zeros({1}, at::kDouble); }
@@ -743,11 +758,12 @@ TEST(MpsAllocator, RandomSizedAllocFillSumFreeFromEightThreadsIsExactAndReturnsM
 // Runs in a fresh child: the first CUDA op of the process (lazy init), from every thread at once.
 std::string CudaInitRound(int /*round*/) {
   const c10::Device cuda = CudaDevice();
-  return RoundReason(RunOnceReleasedTogether(static_cast<int>(knobs().threads), "first .cuda()", cuda, [&](int t, ErrorSink& sink) {
-    const at::Tensor got = at::ones({1}, at::kFloat).to(cuda).add(t).to(at::kCPU);
-    const double diff = std::abs(got.item<double>() - (1.0 + t));
-    if (diff != 0.0) sink.add(WrongValue(t, "tensor(1).to(cuda) + t", cuda, diff, "first op of the process"));
-  }));
+  return RoundReason(
+      RunOnceReleasedTogether(static_cast<int>(knobs().threads), "first .cuda()", cuda, [&](int t, ErrorSink& sink) {
+        const at::Tensor got = at::ones({1}, at::kFloat).to(cuda).add(t).to(at::kCPU);
+        const double diff = std::abs(got.item<double>() - (1.0 + t));
+        if (diff != 0.0) sink.add(WrongValue(t, "tensor(1).to(cuda) + t", cuda, diff, "first op of the process"));
+      }));
 }
 
 TEST(CudaInit, FirstTouchFromEveryThreadAtOnceIsCorrectInFreshProcesses) {

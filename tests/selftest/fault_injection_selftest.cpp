@@ -19,15 +19,19 @@ using ::testing::Not;
 constexpr double kDeadlineSeconds = 120;  // a child past this means the suite itself hung
 
 // Small but real workloads on the CPU, so each child takes seconds.
-const std::map<std::string, std::string> kSmallRun = {
-    {"TORCHSTRESS_DEVICE", "cpu"},          {"TORCHSTRESS_LAYERNORM_ITERATIONS", "20"},
-    {"TORCHSTRESS_TRANSFORMER_ITERATIONS", "3"}, {"TORCHSTRESS_QUICK_ROUNDS", "2"},
-    {"TORCHSTRESS_STALL_SECONDS", "2"},     {"TORCHSTRESS_RESULTS_DIR", ""},
-    {"TORCHSTRESS_INJECT", ""},             {"TORCHSTRESS_INJECT_ROUND", ""}};
+const std::map<std::string, std::string> kSmallRun = {{"TORCHSTRESS_DEVICE", "cpu"},
+                                                      {"TORCHSTRESS_LAYERNORM_ITERATIONS", "20"},
+                                                      {"TORCHSTRESS_TRANSFORMER_ITERATIONS", "3"},
+                                                      {"TORCHSTRESS_QUICK_ROUNDS", "2"},
+                                                      {"TORCHSTRESS_STALL_SECONDS", "2"},
+                                                      {"TORCHSTRESS_RESULTS_DIR", ""},
+                                                      {"TORCHSTRESS_INJECT", ""},
+                                                      {"TORCHSTRESS_INJECT_ROUND", ""}};
 
 ChildResult RunBattery(const std::string& test, std::map<std::string, std::string> env) {
   for (const auto& [k, v] : kSmallRun) env.emplace(k, v);
-  if (env["TORCHSTRESS_RESULTS_DIR"].empty()) env["TORCHSTRESS_RESULTS_DIR"] = ::testing::TempDir() + "torchstress-selftest";
+  if (env["TORCHSTRESS_RESULTS_DIR"].empty())
+    env["TORCHSTRESS_RESULTS_DIR"] = ::testing::TempDir() + "torchstress-selftest";
   ChildResult r = run_child({TORCHSTRESS_BATTERY_BINARY, "--gtest_filter=" + test}, env,
                             std::chrono::duration<double>(kDeadlineSeconds));
   EXPECT_FALSE(r.timed_out) << "the child outlived its deadline; output:\n" << r.output;
@@ -65,7 +69,8 @@ TEST(FaultInjection, HangIsNamedByTheWatchdogWithinTheStallDeadline) {
 }
 
 TEST(FaultInjection, RaceOnASharedScratchTensorGivesWrongValuesOnlyUnderConcurrency) {
-  ChildResult racy = RunBattery("Stress.LayerNorm", {{"TORCHSTRESS_INJECT", "race"}, {"TORCHSTRESS_LAYERNORM_ITERATIONS", "50"}});
+  ChildResult racy =
+      RunBattery("Stress.LayerNorm", {{"TORCHSTRESS_INJECT", "race"}, {"TORCHSTRESS_LAYERNORM_ITERATIONS", "50"}});
   EXPECT_EQ(racy.exit_code, 1) << racy.describe() << "\n" << racy.output;
   EXPECT_THAT(racy.output, HasSubstr("wrong value in thread"));
   ChildResult alone = RunBattery("Stress.LayerNorm", {{"TORCHSTRESS_INJECT", "race"}, {"TORCHSTRESS_THREADS", "1"}});
@@ -98,16 +103,18 @@ TEST(FaultInjection, HangInARoundIsReportedAsTimedOutNamingTheStuckThread) {
 }
 
 TEST(FaultInjection, KnownCrashTextInARoundNamesTheUpstreamIssue) {
-  ChildResult r = RunBattery("TransformerEncoder.IsolatedRoundsQuick",
-                             {{"TORCHSTRESS_INJECT", "crashsig:mps-commit-committed@0:0"}, {"TORCHSTRESS_INJECT_ROUND", "1"}});
+  ChildResult r =
+      RunBattery("TransformerEncoder.IsolatedRoundsQuick",
+                 {{"TORCHSTRESS_INJECT", "crashsig:mps-commit-committed@0:0"}, {"TORCHSTRESS_INJECT_ROUND", "1"}});
   EXPECT_EQ(r.exit_code, 1) << r.describe();
   EXPECT_THAT(r.output, HasSubstr("round 1 crashed: SIGABRT (matches pytorch/pytorch#100285"));
 }
 
 TEST(BadInput, EachBadKnobExitsWithCode2AndOneLineBeforeAnyTestRuns) {
-  const std::vector<std::pair<std::string, std::string>> cases = {
-      {"TORCHSTRESS_DEVICE", "gpu"}, {"TORCHSTRESS_THREADS", "-3"}, {"TORCHSTRESS_SOAK_SECONDS", "abc"},
-      {"TORCHSTRESS_INJECT", "explode"}};
+  const std::vector<std::pair<std::string, std::string>> cases = {{"TORCHSTRESS_DEVICE", "gpu"},
+                                                                  {"TORCHSTRESS_THREADS", "-3"},
+                                                                  {"TORCHSTRESS_SOAK_SECONDS", "abc"},
+                                                                  {"TORCHSTRESS_INJECT", "explode"}};
   for (const auto& [var, value] : cases) {
     ChildResult r = RunBattery("Stress.LayerNorm", {{var, value}});
     EXPECT_EQ(r.exit_code, kExitUsage) << var << "=" << value << ": " << r.describe();

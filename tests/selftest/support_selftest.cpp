@@ -208,7 +208,8 @@ TEST(Runner, WrongValueInjectedIntoOneWorkerFailsTheCheckNamingThreadIterationAn
   spec.iterations = 5;
   RunResult r = run_workload(*mm, spec);
   EXPECT_EQ(r.failed_ops, 1);
-  EXPECT_THAT(r.errors, HasErrorOf(ErrorKind::kWrongValue, "wrong value in thread 1, iteration 3 (op mm on cpu): max abs diff 1"));
+  EXPECT_THAT(r.errors, HasErrorOf(ErrorKind::kWrongValue,
+                                   "wrong value in thread 1, iteration 3 (op mm on cpu): max abs diff 1"));
   EXPECT_FALSE(::testing::Matches(HasNoErrors())(r.errors));
 }
 
@@ -238,7 +239,8 @@ TEST(IsolatedRounds, EachRoundIsClassifiedPassedFailedOrCrashedBySanitizer) {
   if (in_death_test_child()) return;
   ASSERT_EQ(s.rounds.size(), 3u);
   EXPECT_EQ(s.rounds[0].describe(), "round 1 passed");
-  EXPECT_EQ(s.rounds[1].describe(), "round 2 failed: wrong value in thread 1, iteration 2 (op mm on cpu): max abs diff 1");
+  EXPECT_EQ(s.rounds[1].describe(),
+            "round 2 failed: wrong value in thread 1, iteration 2 (op mm on cpu): max abs diff 1");
   EXPECT_EQ(s.rounds[2].describe(), "round 3 crashed: SIGSEGV (reported by AddressSanitizer)");
   EXPECT_EQ(s.passed, 1);
 }

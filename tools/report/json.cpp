@@ -32,7 +32,8 @@ class Parser {
   [[noreturn]] void fail(const char* expected) const {
     if (pos_ >= s_.size()) throw JsonError(fmt::format("at byte {}: expected {}, found end of input", pos_, expected));
     const unsigned char c = static_cast<unsigned char>(s_[pos_]);
-    const std::string found = c >= 0x20 && c < 0x7f ? fmt::format("'{}'", static_cast<char>(c)) : fmt::format("byte 0x{:02x}", c);
+    const std::string found =
+        c >= 0x20 && c < 0x7f ? fmt::format("'{}'", static_cast<char>(c)) : fmt::format("byte 0x{:02x}", c);
     throw JsonError(fmt::format("at byte {}: expected {}, found {}", pos_, expected, found));
   }
 
@@ -142,9 +143,12 @@ class Parser {
     for (int i = 0; i < 4; ++i) {
       const char c = s_[pos_++];
       v <<= 4;
-      if (c >= '0' && c <= '9') v |= static_cast<unsigned>(c - '0');
-      else if (c >= 'a' && c <= 'f') v |= static_cast<unsigned>(c - 'a' + 10);
-      else if (c >= 'A' && c <= 'F') v |= static_cast<unsigned>(c - 'A' + 10);
+      if (c >= '0' && c <= '9')
+        v |= static_cast<unsigned>(c - '0');
+      else if (c >= 'a' && c <= 'f')
+        v |= static_cast<unsigned>(c - 'a' + 10);
+      else if (c >= 'A' && c <= 'F')
+        v |= static_cast<unsigned>(c - 'A' + 10);
       else {
         --pos_;
         fail("a hex digit");
@@ -189,14 +193,30 @@ class Parser {
       if (pos_ >= s_.size()) fail("an escape");
       const char e = s_[pos_++];
       switch (e) {
-        case '"': out += '"'; break;
-        case '\\': out += '\\'; break;
-        case '/': out += '/'; break;
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
-        case 'n': out += '\n'; break;
-        case 'r': out += '\r'; break;
-        case 't': out += '\t'; break;
+        case '"':
+          out += '"';
+          break;
+        case '\\':
+          out += '\\';
+          break;
+        case '/':
+          out += '/';
+          break;
+        case 'b':
+          out += '\b';
+          break;
+        case 'f':
+          out += '\f';
+          break;
+        case 'n':
+          out += '\n';
+          break;
+        case 'r':
+          out += '\r';
+          break;
+        case 't':
+          out += '\t';
+          break;
         case 'u': {
           unsigned cp = hex4();
           if (cp >= 0xd800 && cp < 0xdc00 && s_.compare(pos_, 2, "\\u") == 0) {
@@ -274,8 +294,12 @@ std::string Json::dump(int indent) const {
 
 void Json::dump_to(std::string& out, int indent, int depth) const {
   switch (type_) {
-    case Type::kNull: out += "null"; return;
-    case Type::kBool: out += bool_ ? "true" : "false"; return;
+    case Type::kNull:
+      out += "null";
+      return;
+    case Type::kBool:
+      out += bool_ ? "true" : "false";
+      return;
     case Type::kNumber:
       if (!std::isfinite(num_)) {
         out += "null";
@@ -285,7 +309,9 @@ void Json::dump_to(std::string& out, int indent, int depth) const {
         out += fmt::format("{:.10g}", num_);
       }
       return;
-    case Type::kString: out += json_quote(str_); return;
+    case Type::kString:
+      out += json_quote(str_);
+      return;
     case Type::kArray:
       if (arr_.empty()) {
         out += "[]";

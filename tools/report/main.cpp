@@ -59,10 +59,14 @@ int main(int argc, char** argv) {
       }
       into = argv[++i];
     };
-    if (a == "--results") value(results);
-    else if (a == "--out") value(out);
-    else if (a == "--baseline") value(baseline);
-    else if (a == "--host") value(host);
+    if (a == "--results")
+      value(results);
+    else if (a == "--out")
+      value(out);
+    else if (a == "--baseline")
+      value(baseline);
+    else if (a == "--host")
+      value(host);
     else if (a == "--help" || a == "-h") {
       std::fputs(kUsage, stdout);
       return kExitOk;
@@ -102,8 +106,8 @@ int main(int argc, char** argv) {
     write_file(std::filesystem::path(out) / "chart.svg", tsreport::render_svg(report));
 
     const auto& s = report["summary"];
-    std::printf("torchstress_report: %s: %s\n  wrote %s/report.md, report.json, chart.svg\n", s["verdict"].str().c_str(),
-                s["text"].str().c_str(), out.c_str());
+    std::printf("torchstress_report: %s: %s\n  wrote %s/report.md, report.json, chart.svg\n",
+                s["verdict"].str().c_str(), s["text"].str().c_str(), out.c_str());
     for (const auto& i : run.incomplete) std::printf("  INCOMPLETE %s: %s\n", i.name.c_str(), i.why.c_str());
     if (regressions > 0) {
       for (const auto& r : report["changes"]["regressions"].elements()) {

@@ -26,14 +26,14 @@ struct Expected {
   const char* label;
 };
 constexpr Expected kExpected[] = {
-    {"ParallelCPU.TwoThreads", "quick"},        {"ParallelCPU.FourThreads", "quick"},
-    {"ParallelMPS.TwoThreads", "quick"},        {"ParallelMPS.FourThreads", "quick"},
-    {"ParallelCUDA.TwoThreads", "quick"},       {"ParallelCUDA.FourThreads", "quick"},
-    {"Soak.EightThreads60s", "soak"},           {"Stress.LayerNorm", "stress"},
-    {"Stress.Transformer", "stress"},           {"Bench.ScalingCurves", "bench"},
-    {"Bench.Batching", "bench"},                {"TransformerEncoder.IsolatedRounds", "isolation"},
+    {"ParallelCPU.TwoThreads", "quick"},  {"ParallelCPU.FourThreads", "quick"},
+    {"ParallelMPS.TwoThreads", "quick"},  {"ParallelMPS.FourThreads", "quick"},
+    {"ParallelCUDA.TwoThreads", "quick"}, {"ParallelCUDA.FourThreads", "quick"},
+    {"Soak.EightThreads60s", "soak"},     {"Stress.LayerNorm", "stress"},
+    {"Stress.Transformer", "stress"},     {"Bench.ScalingCurves", "bench"},
+    {"Bench.Batching", "bench"},          {"TransformerEncoder.IsolatedRounds", "isolation"},
 };
-const std::set<std::string> kCoveredSuites = {"ParallelMPS", "ParallelCUDA", "ParallelCPU", "Soak",
+const std::set<std::string> kCoveredSuites = {"ParallelMPS", "ParallelCUDA", "ParallelCPU",       "Soak",
                                               "Stress",      "Bench",        "TransformerEncoder"};
 
 bool starts_with(const std::string& s, const std::string& p) { return s.rfind(p, 0) == 0; }
@@ -154,7 +154,8 @@ std::vector<Json> classify(const TestRecord& t, const std::vector<RoundRecord>& 
       out.push_back(failure_entry(t.name, k.empty() ? "assertion" : k, f, -1, ""));
     }
   }
-  if (out.empty()) out.push_back(failure_entry(t.name, t.status == "stalled" ? "stall" : "assertion", t.status, -1, ""));
+  if (out.empty())
+    out.push_back(failure_entry(t.name, t.status == "stalled" ? "stall" : "assertion", t.status, -1, ""));
   return out;
 }
 
@@ -388,7 +389,8 @@ Json build_report(const RunData& run, const std::string& host) {
 
   // Figures a later run is compared against.
   Json metrics = Json::array();
-  auto metric = [&](const std::string& key, std::optional<double> value, std::optional<double> spread, const char* unit) {
+  auto metric = [&](const std::string& key, std::optional<double> value, std::optional<double> spread,
+                    const char* unit) {
     if (!value) return;
     Json m = Json::object();
     m.set("key", key);
@@ -409,15 +411,18 @@ Json build_report(const RunData& run, const std::string& host) {
   for (const auto* list : {&soak, &stress}) {
     for (const auto& e : list->elements()) {
       if (e["status"].str() == "skipped") continue;
-      metric(e["name"].str() + " ops/s", e["ops_per_s"].is_number() ? std::optional<double>(e["ops_per_s"].num()) : std::nullopt,
-             std::nullopt, "ops/s");
+      metric(e["name"].str() + " ops/s",
+             e["ops_per_s"].is_number() ? std::optional<double>(e["ops_per_s"].num()) : std::nullopt, std::nullopt,
+             "ops/s");
       if (auto q = ratio(e["successes"].str())) pass_rate(e["name"].str() + " ops", q->first, q->second);
     }
   }
   for (const auto& e : sections["scaling"].elements()) {
     if (e["smoke"].boolean()) continue;
-    const std::string policy = fmt::format("[{}, streams {}, sync {}]", e["device"].str(), e["cuda_streams"].str(), e["sync"].str());
-    metric(e["test"].str() + " pipelined " + policy, e["pipelined"]["ops_per_s"].num(), e["pipelined"]["spread"].num(), "ops/s");
+    const std::string policy =
+        fmt::format("[{}, streams {}, sync {}]", e["device"].str(), e["cuda_streams"].str(), e["sync"].str());
+    metric(e["test"].str() + " pipelined " + policy, e["pipelined"]["ops_per_s"].num(), e["pipelined"]["spread"].num(),
+           "ops/s");
     for (const auto& row : e["rows"].elements()) {
       metric(fmt::format("{} threads={} {}", e["test"].str(), row["threads"].num(), policy), row["ops_per_s"].num(),
              row["spread"].num(), "ops/s");
@@ -430,7 +435,8 @@ Json build_report(const RunData& run, const std::string& host) {
              row["samples_per_s"].num(), row["spread"].num(), "samples/s");
     }
   }
-  for (const auto& e : isolated.elements()) pass_rate(e["name"].str() + " rounds", static_cast<long>(e["passed"].num()), static_cast<long>(e["total"].num()));
+  for (const auto& e : isolated.elements())
+    pass_rate(e["name"].str() + " rounds", static_cast<long>(e["passed"].num()), static_cast<long>(e["total"].num()));
   {
     const long ran = total - counts["skipped"];
     pass_rate("tests", counts["passed"], ran);
@@ -460,7 +466,8 @@ Json build_report(const RunData& run, const std::string& host) {
   for (const char* kind : {"scaling", "batching"}) {
     for (const auto& e : sections[kind].elements()) {
       if (e["smoke"].boolean()) {
-        blocker("missing", e["test"].str(), fmt::format("only the smoke-size {} benchmark ran: its figures are not a measurement", kind));
+        blocker("missing", e["test"].str(),
+                fmt::format("only the smoke-size {} benchmark ran: its figures are not a measurement", kind));
       }
     }
   }
@@ -470,26 +477,30 @@ Json build_report(const RunData& run, const std::string& host) {
   // Findings, from the figures above.
   Json findings = Json::array();
   {
-    findings.push(fmt::format("{} of {} tests passed; {} failed, {} stalled, {} incomplete, {} skipped.", counts["passed"], total,
-                              counts["failed"], counts["stalled"], counts["incomplete"], counts["skipped"]));
+    findings.push(fmt::format("{} of {} tests passed; {} failed, {} stalled, {} incomplete, {} skipped.",
+                              counts["passed"], total, counts["failed"], counts["stalled"], counts["incomplete"],
+                              counts["skipped"]));
     for (const auto& e : soak.elements()) {
       if (!e["total_ops"].is_number()) continue;  // stalled or never ended: listed with the failures
-      findings.push(fmt::format("{}: {} ops in {:.1f} s ({} ops/s) on {} threads, {} errors; per-thread ops min {} max {}.",
-                                e["name"].str(), thousands(e["total_ops"].num()), e["duration_s"].num(),
-                                thousands(e["ops_per_s"].num(), 1), e["threads"].num(), e["errors"].num(),
-                                thousands(e["min_thread_ops"].num()), thousands(e["max_thread_ops"].num())));
+      findings.push(
+          fmt::format("{}: {} ops in {:.1f} s ({} ops/s) on {} threads, {} errors; per-thread ops min {} max {}.",
+                      e["name"].str(), thousands(e["total_ops"].num()), e["duration_s"].num(),
+                      thousands(e["ops_per_s"].num(), 1), e["threads"].num(), e["errors"].num(),
+                      thousands(e["min_thread_ops"].num()), thousands(e["max_thread_ops"].num())));
     }
     for (const auto& e : stress.elements()) {
       if (!e["total_ops"].is_number()) continue;
       findings.push(fmt::format("{}: {} successes at {} ops/s ({} threads x {} iterations).", e["name"].str(),
-                                e["successes"].str(), thousands(e["ops_per_s"].num()), e["threads"].num(), e["iterations"].num()));
+                                e["successes"].str(), thousands(e["ops_per_s"].num()), e["threads"].num(),
+                                e["iterations"].num()));
     }
     for (const auto& e : isolated.elements()) {
       const int n = static_cast<int>(e["total"].num());
       const int p = static_cast<int>(e["passed"].num());
-      findings.push(fmt::format("{}: {}/{} rounds passed: per-round failure rate below {:.0f}% at 95% confidence{}.",
-                                e["name"].str(), p, n, 100.0 * e["failure_rate_upper_bound_95"].num(),
-                                n < static_cast<int>(e["planned"].num()) ? fmt::format(" ({} planned)", e["planned"].num()) : ""));
+      findings.push(fmt::format(
+          "{}: {}/{} rounds passed: per-round failure rate below {:.0f}% at 95% confidence{}.", e["name"].str(), p, n,
+          100.0 * e["failure_rate_upper_bound_95"].num(),
+          n < static_cast<int>(e["planned"].num()) ? fmt::format(" ({} planned)", e["planned"].num()) : ""));
     }
     double best_thread_speedup = 0.0;
     long best_threads = 0;
@@ -504,22 +515,27 @@ Json build_report(const RunData& run, const std::string& host) {
       }
       if (!at8) continue;
       findings.push(fmt::format(
-          "Threading efficiency ceiling{}: {} at {} threads ({:.2f}x) against the pipelined single-thread baseline, {} ({:.2f}x) "
+          "Threading efficiency ceiling{}: {} at {} threads ({:.2f}x) against the pipelined single-thread baseline, {} "
+          "({:.2f}x) "
           "against the 1-thread threaded rate (streams {}, sync {}){}.",
           e["smoke"].boolean() ? " (smoke size, not a measurement)" : "", pct((*at8)["efficiency_vs_pipelined"].num()),
           (*at8)["threads"].num(), (*at8)["speedup_vs_pipelined"].num(), pct((*at8)["efficiency_vs_1thread"].num()),
           (*at8)["speedup_vs_1thread"].num(), e["cuda_streams"].str(), e["sync"].str(),
-          (*at8)["spread"].is_number() ? fmt::format("; spread of the {}-thread rate {}", (*at8)["threads"].num(), pct((*at8)["spread"].num())) : ""));
+          (*at8)["spread"].is_number()
+              ? fmt::format("; spread of the {}-thread rate {}", (*at8)["threads"].num(), pct((*at8)["spread"].num()))
+              : ""));
     }
     for (const auto& e : sections["batching"].elements()) {
       const auto& rows = e["rows"].elements();
       if (rows.empty()) continue;
       const Json& last = rows.back();
-      std::string line = fmt::format("Batching{}: {:.2f}x samples/s at batch {} over batch 1", e["smoke"].boolean() ? " (smoke size)" : "",
-                                     last["speedup"].num(), last["batch"].num());
+      std::string line =
+          fmt::format("Batching{}: {:.2f}x samples/s at batch {} over batch 1",
+                      e["smoke"].boolean() ? " (smoke size)" : "", last["speedup"].num(), last["batch"].num());
       if (best_thread_speedup > 0) {
-        line += fmt::format(", against at best {:.2f}x from threading ({} thread(s) over 1): batching gains {:.1f} times as much",
-                            best_thread_speedup, best_threads, last["speedup"].num() / best_thread_speedup);
+        line += fmt::format(
+            ", against at best {:.2f}x from threading ({} thread(s) over 1): batching gains {:.1f} times as much",
+            best_thread_speedup, best_threads, last["speedup"].num() / best_thread_speedup);
       }
       findings.push(line + ".");
     }
@@ -528,7 +544,8 @@ Json build_report(const RunData& run, const std::string& host) {
       std::string where;
       if (f["round"].is_number()) where += fmt::format("round {}", f["round"].num());
       if (f["thread"].is_number()) where += fmt::format("{}thread {}", where.empty() ? "" : ", ", f["thread"].num());
-      if (f["iteration"].is_number()) where += fmt::format("{}iteration {}", where.empty() ? "" : ", ", f["iteration"].num());
+      if (f["iteration"].is_number())
+        where += fmt::format("{}iteration {}", where.empty() ? "" : ", ", f["iteration"].num());
       findings.push(fmt::format("FAILURE {} [{}{}]: {}{}", f["test"].str(), f["classification"].str(),
                                 where.empty() ? "" : "; " + where, f["text"].str(),
                                 f["crash_signature"].str().empty() ? "" : " -- " + f["crash_signature"].str()));
@@ -543,11 +560,13 @@ Json build_report(const RunData& run, const std::string& host) {
       for (const auto& s : sigs) findings.push("Crash signature " + s + ".");
     }
     if (!run.injected_files.empty()) {
-      findings.push(fmt::format("{} results file(s) written by fault-injection child runs of the self-tests were left out.",
-                                run.injected_files.size()));
+      findings.push(
+          fmt::format("{} results file(s) written by fault-injection child runs of the self-tests were left out.",
+                      run.injected_files.size()));
     }
     if (!join_distinct(inject).empty()) {
-      findings.push("Fault injection was active (TORCHSTRESS_INJECT=" + join_distinct(inject) + "): failures are expected.");
+      findings.push("Fault injection was active (TORCHSTRESS_INJECT=" + join_distinct(inject) +
+                    "): failures are expected.");
     }
     if (device.size() > 1 && join_distinct(device).find(" / ") != std::string::npos) {
       findings.push("The results mix devices (" + join_distinct(device) + "): several runs share this folder.");
@@ -561,17 +580,20 @@ Json build_report(const RunData& run, const std::string& host) {
   } else if (summary["verdict"].str() == "INCOMPLETE") {
     std::string what;
     for (const auto& i : run.incomplete) what += (what.empty() ? "" : ", ") + i.name;
-    for (size_t i = 0; i < run.warnings.size(); ++i) what += (what.empty() ? "" : ", ") + std::string("a truncated results file");
-    text = fmt::format("The run is INCOMPLETE: {} stalled or never wrote a result (the process ended midway); "
-                       "{} test(s) passed, none failed a check.",
-                       what, counts["passed"]);
+    for (size_t i = 0; i < run.warnings.size(); ++i)
+      what += (what.empty() ? "" : ", ") + std::string("a truncated results file");
+    text = fmt::format(
+        "The run is INCOMPLETE: {} stalled or never wrote a result (the process ended midway); "
+        "{} test(s) passed, none failed a check.",
+        what, counts["passed"]);
   } else {
     text = fmt::format("{} test(s) did not pass: {} failed, {} stalled, {} incomplete.", bad, counts["failed"],
                        counts["stalled"], counts["incomplete"]);
   }
   for (const auto& e : isolated.elements()) {
     if (e["name"].str() == "TransformerEncoder.IsolatedRounds") {
-      text += fmt::format(" TransformerEncoderLayer: {}/{} isolated rounds passed.", e["passed"].num(), e["total"].num());
+      text +=
+          fmt::format(" TransformerEncoderLayer: {}/{} isolated rounds passed.", e["passed"].num(), e["total"].num());
     }
   }
   summary.set("text", text);
@@ -583,7 +605,8 @@ Json build_report(const RunData& run, const std::string& host) {
 
 void validate_baseline(const Json& b, const std::string& path) {
   if (!b.is_object() || b["schema"].str() != kReportSchema || !b["tests"].is_array()) {
-    throw InputError(fmt::format("{}: not a report.json written by torchstress_report (schema {})", path, kReportSchema));
+    throw InputError(
+        fmt::format("{}: not a report.json written by torchstress_report (schema {})", path, kReportSchema));
   }
 }
 
@@ -599,7 +622,8 @@ int compare_with_baseline(Json& report, const Json& base, const std::string& bas
     const std::string now = t["status"].str();
     auto it = old_tests.find(name);
     if (it == old_tests.end()) {
-      if (now != "passed" && now != "skipped") regressions.push(fmt::format("{}: new test {} ({})", name, now, "not in the baseline"));
+      if (now != "passed" && now != "skipped")
+        regressions.push(fmt::format("{}: new test {} ({})", name, now, "not in the baseline"));
       continue;
     }
     const std::string was = (*it->second)["status"].str();
@@ -617,7 +641,8 @@ int compare_with_baseline(Json& report, const Json& base, const std::string& bas
     }
   }
   for (const auto& [name, t] : old_tests) {
-    if (!now_names.count(name)) notes.push(fmt::format("{}: in the baseline ({}), not in this run", name, (*t)["status"].str()));
+    if (!now_names.count(name))
+      notes.push(fmt::format("{}: in the baseline ({}), not in this run", name, (*t)["status"].str()));
   }
 
   std::map<std::string, const Json*> old_rates;
@@ -628,10 +653,13 @@ int compare_with_baseline(Json& report, const Json& base, const std::string& bas
     const Json& o = *it->second;
     const double now = p["passed"].num() / std::max(1.0, p["total"].num());
     const double was = o["passed"].num() / std::max(1.0, o["total"].num());
-    const std::string line = fmt::format("{}: pass rate {} ({}/{}) -> {} ({}/{})", p["key"].str(), pct(was), o["passed"].num(),
-                                         o["total"].num(), pct(now), p["passed"].num(), p["total"].num());
-    if (now < was - 1e-12) regressions.push(line);
-    else if (now > was + 1e-12) improvements.push(line);
+    const std::string line =
+        fmt::format("{}: pass rate {} ({}/{}) -> {} ({}/{})", p["key"].str(), pct(was), o["passed"].num(),
+                    o["total"].num(), pct(now), p["passed"].num(), p["total"].num());
+    if (now < was - 1e-12)
+      regressions.push(line);
+    else if (now > was + 1e-12)
+      improvements.push(line);
   }
 
   std::map<std::string, const Json*> old_metrics;
@@ -646,11 +674,13 @@ int compare_with_baseline(Json& report, const Json& base, const std::string& bas
     const bool measured = m["spread"].is_number() || o["spread"].is_number();
     const double noise = measured ? std::max(m["spread"].num(), o["spread"].num()) : kDefaultNoise;
     const double change = (now - was) / was;
-    const std::string line = fmt::format("{}: {:.1f} -> {:.1f} {} ({:+.1f}%, {} {})", m["key"].str(), was, now, m["unit"].str(),
-                                         100.0 * change, measured ? "measured spread" : "no spread measured, threshold",
-                                         pct(noise));
-    if (change < -noise) regressions.push("throughput down: " + line);
-    else if (change > noise) improvements.push("throughput up: " + line);
+    const std::string line =
+        fmt::format("{}: {:.1f} -> {:.1f} {} ({:+.1f}%, {} {})", m["key"].str(), was, now, m["unit"].str(),
+                    100.0 * change, measured ? "measured spread" : "no spread measured, threshold", pct(noise));
+    if (change < -noise)
+      regressions.push("throughput down: " + line);
+    else if (change > noise)
+      improvements.push("throughput up: " + line);
   }
 
   Json changes = Json::object();

@@ -32,9 +32,12 @@ std::string pct(double v) { return fmt::format("{:.1f}%", 100.0 * v); }
 std::string cell(const std::string& s) {
   std::string out;
   for (char c : s) {
-    if (c == '|') out += "\\|";
-    else if (c == '\n') out += ' ';
-    else out += c;
+    if (c == '|')
+      out += "\\|";
+    else if (c == '\n')
+      out += ' ';
+    else
+      out += c;
   }
   return out;
 }
@@ -85,7 +88,8 @@ void md_soak(std::string& md, const Json& r) {
     return;
   }
   if (soak.front()["name"].str() != "Soak.EightThreads60s") {
-    md += "Soak.EightThreads60s is not in these results (CTest label `soak`); the quick tier's short soak stands in.\n\n";
+    md +=
+        "Soak.EightThreads60s is not in these results (CTest label `soak`); the quick tier's short soak stands in.\n\n";
   }
   std::string head = "| Metric |", sep = "|--------|";
   for (const auto& e : soak) {
@@ -99,11 +103,14 @@ void md_soak(std::string& md, const Json& r) {
     md += "\n";
   };
   row("Total ops", [](const Json& e) { return num_or(e["total_ops"]); });
-  row("Duration", [](const Json& e) { return e["duration_s"].is_number() ? fmt::format("{:.1f} s", e["duration_s"].num()) : "n/a"; });
+  row("Duration", [](const Json& e) {
+    return e["duration_s"].is_number() ? fmt::format("{:.1f} s", e["duration_s"].num()) : "n/a";
+  });
   row("Throughput", [](const Json& e) { return num_or(e["ops_per_s"], 1) + " ops/s"; });
   row("Threads", [](const Json& e) { return num_or(e["threads"]); });
   row("Errors", [](const Json& e) { return num_or(e["errors"]); });
-  row("Per-thread ops (min / max)", [](const Json& e) { return num_or(e["min_thread_ops"]) + " / " + num_or(e["max_thread_ops"]); });
+  row("Per-thread ops (min / max)",
+      [](const Json& e) { return num_or(e["min_thread_ops"]) + " / " + num_or(e["max_thread_ops"]); });
   row("Result", [](const Json& e) {
     std::string s = status_word(e["status"].str());
     if (e["status"].str() == "passed" && e["errors"].num() == 0) s = "**PASS (100%)**";
@@ -119,7 +126,9 @@ void md_stress(std::string& md, const Json& r) {
     md += "Not in these results (CTest label `stress`).\n\n";
     return;
   }
-  md += "| Test | Threads | Iterations | Success | Throughput | Result |\n|------|---------|------------|---------|------------|--------|\n";
+  md +=
+      "| Test | Threads | Iterations | Success | Throughput | Result "
+      "|\n|------|---------|------------|---------|------------|--------|\n";
   for (const auto& e : stress) {
     std::string success = e["successes"].str();
     const auto slash = success.find('/');
@@ -146,20 +155,26 @@ void md_scaling(std::string& md, const Json& r) {
     md += fmt::format(
         "{}mlp at batch 1 on {}; {} ops per thread, a sync and a check after every op; median of {} repetitions. "
         "Pipelined single-thread baseline ({} ops, one sync at the end): **{} ops/s** (spread {}). Result: {}.\n\n",
-        e["smoke"].boolean() ? fmt::format("**Smoke size ({}), not a measurement.** ", e["test"].str()) : "", policy_caption(e),
-        e["ops_per_thread"].num(), e["repetitions"].num(), e["pipelined"]["ops"].num(), thousands(e["pipelined"]["ops_per_s"].num()),
-        pct(e["pipelined"]["spread"].num()), status_word(e["status"].str()));
-    md += "| Threads | Ops/s (median) | Spread | Speedup vs pipelined | Efficiency vs pipelined | Speedup vs 1 thread | "
-          "Efficiency vs 1 thread |\n|---------|-------|--------|---------|------------|---------|------------|\n";
+        e["smoke"].boolean() ? fmt::format("**Smoke size ({}), not a measurement.** ", e["test"].str()) : "",
+        policy_caption(e), e["ops_per_thread"].num(), e["repetitions"].num(), e["pipelined"]["ops"].num(),
+        thousands(e["pipelined"]["ops_per_s"].num()), pct(e["pipelined"]["spread"].num()),
+        status_word(e["status"].str()));
+    md +=
+        "| Threads | Ops/s (median) | Spread | Speedup vs pipelined | Efficiency vs pipelined | Speedup vs 1 thread | "
+        "Efficiency vs 1 thread |\n|---------|-------|--------|---------|------------|---------|------------|\n";
     for (const auto& row : e["rows"].elements()) {
-      md += fmt::format("| {} | {} | {} | {:.2f}x | {} | {:.2f}x | {} |\n", row["threads"].num(), thousands(row["ops_per_s"].num()),
-                        pct(row["spread"].num()), row["speedup_vs_pipelined"].num(), pct(row["efficiency_vs_pipelined"].num()),
-                        row["speedup_vs_1thread"].num(), pct(row["efficiency_vs_1thread"].num()));
+      md += fmt::format("| {} | {} | {} | {:.2f}x | {} | {:.2f}x | {} |\n", row["threads"].num(),
+                        thousands(row["ops_per_s"].num()), pct(row["spread"].num()), row["speedup_vs_pipelined"].num(),
+                        pct(row["efficiency_vs_pipelined"].num()), row["speedup_vs_1thread"].num(),
+                        pct(row["efficiency_vs_1thread"].num()));
     }
     md += "\n";
   }
-  md += "Speedup vs pipelined compares with the seed's baseline (which pays no per-op sync, hence a 1-thread row below 1x); "
-        "speedup vs 1 thread compares with the same synced loop on one thread. Spread = (max - min) / median over the repetitions.\n\n";
+  md +=
+      "Speedup vs pipelined compares with the seed's baseline (which pays no per-op sync, hence a 1-thread row below "
+      "1x); "
+      "speedup vs 1 thread compares with the same synced loop on one thread. Spread = (max - min) / median over the "
+      "repetitions.\n\n";
 }
 
 void md_batching(std::string& md, const Json& r) {
@@ -170,10 +185,11 @@ void md_batching(std::string& md, const Json& r) {
     return;
   }
   for (const auto& e : tables) {
-    md += fmt::format("{}mlp on {}, one thread, {} pipelined iterations per point (one sync), every output checked; median of {} "
-                      "repetitions. Result: {}.\n\n",
-                      e["smoke"].boolean() ? fmt::format("**Smoke size ({}), not a measurement.** ", e["test"].str()) : "",
-                      e["device"].str(), e["iterations"].num(), e["repetitions"].num(), status_word(e["status"].str()));
+    md += fmt::format(
+        "{}mlp on {}, one thread, {} pipelined iterations per point (one sync), every output checked; median of {} "
+        "repetitions. Result: {}.\n\n",
+        e["smoke"].boolean() ? fmt::format("**Smoke size ({}), not a measurement.** ", e["test"].str()) : "",
+        e["device"].str(), e["iterations"].num(), e["repetitions"].num(), status_word(e["status"].str()));
     md += "| Batch | Samples/s (median) | Spread | Speedup vs batch 1 |\n|-------|------|--------|---------|\n";
     for (const auto& row : e["rows"].elements()) {
       md += fmt::format("| {} | {} | {} | {:.2f}x |\n", row["batch"].num(), thousands(row["samples_per_s"].num()),
@@ -206,7 +222,8 @@ void md_charts(std::string& md, const Json& r) {
       top = std::max(top, row["ops_per_s"].num());
     }
     md += fmt::format(
-        "```mermaid\nxychart-beta\n    title \"Scaling: mlp batch 1, ops/s by threads ({})\"\n    x-axis \"threads\" [{}]\n"
+        "```mermaid\nxychart-beta\n    title \"Scaling: mlp batch 1, ops/s by threads ({})\"\n    x-axis \"threads\" "
+        "[{}]\n"
         "    y-axis \"ops/s\" 0 --> {:.0f}\n    line {}\n    line {}\n```\n"
         "First line: threaded ops/s (median); second line: the pipelined single-thread baseline.\n\n",
         policy_caption(e), xs, top * 1.15, mermaid_list(ops), mermaid_list(base));
@@ -245,8 +262,9 @@ void md_isolated(std::string& md, const Json& r) {
                               x["crash_signature"].str().empty() ? "" : " (" + x["crash_signature"].str() + ")");
     }
     md += fmt::format("| Metric | {} |\n|--------|--------|\n", e["name"].str());
-    md += fmt::format("| Passed | {}/{}{} |\n", p, n,
-                      n < static_cast<int>(e["planned"].num()) ? fmt::format(" (of {} planned)", e["planned"].num()) : "");
+    md += fmt::format(
+        "| Passed | {}/{}{} |\n", p, n,
+        n < static_cast<int>(e["planned"].num()) ? fmt::format(" (of {} planned)", e["planned"].num()) : "");
     md += fmt::format("| Pass rate | **{}** |\n", n ? pct(static_cast<double>(p) / n) : "n/a");
     md += fmt::format("| 95% bound | {}/{} rounds: per-round failure rate below {:.0f}% at 95% |\n", p, n,
                       100.0 * e["failure_rate_upper_bound_95"].num());
@@ -264,7 +282,8 @@ void md_regression(std::string& md, const Json& r) {
   }
   std::vector<std::string> binaries;
   for (const auto& t : other) {
-    if (std::find(binaries.begin(), binaries.end(), t["binary"].str()) == binaries.end()) binaries.push_back(t["binary"].str());
+    if (std::find(binaries.begin(), binaries.end(), t["binary"].str()) == binaries.end())
+      binaries.push_back(t["binary"].str());
   }
   for (const auto& bin : binaries) {
     std::map<std::string, int> counts;
@@ -287,8 +306,9 @@ void md_regression(std::string& md, const Json& r) {
         md += "| Test | Status | Duration | Failure |\n|------|--------|----------|---------|\n";
         header = true;
       }
-      md += fmt::format("| {} | {} | {:.2f} s | {} |\n", t["name"].str(), status_word(t["status"].str(), t["skip_reason"].str()),
-                        t["duration_s"].num(), cell(t["failure"].str()));
+      md += fmt::format("| {} | {} | {:.2f} s | {} |\n", t["name"].str(),
+                        status_word(t["status"].str(), t["skip_reason"].str()), t["duration_s"].num(),
+                        cell(t["failure"].str()));
     }
     md += summarize && !header ? "All passed.\n\n" : "\n";
   }
@@ -297,8 +317,8 @@ void md_regression(std::string& md, const Json& r) {
 void md_changes(std::string& md, const Json& r) {
   if (!r.has("changes")) return;
   const Json& c = r["changes"];
-  md += fmt::format("## Changes since baseline\nBaseline: `{}` ({}, {}).\n\n", c["baseline"].str(), c["baseline_date"].str(),
-                    c["baseline_device"].str());
+  md += fmt::format("## Changes since baseline\nBaseline: `{}` ({}, {}).\n\n", c["baseline"].str(),
+                    c["baseline_date"].str(), c["baseline_device"].str());
   const auto& reg = c["regressions"].elements();
   md += reg.empty() ? "**No regressions.**\n\n" : fmt::format("**{} regression(s):**\n", reg.size());
   for (const auto& x : reg) md += "- REGRESSION " + x.str() + "\n";
@@ -320,18 +340,22 @@ void md_changes(std::string& md, const Json& r) {
 std::string render_markdown(const Json& r) {
   const Json& run = r["run"];
   const Json& s = r["summary"];
-  std::string md = fmt::format("# {}: torchstress on {} ({})\n\n", r["title"].str(), run["hardware"].str(), run["device"].str());
+  std::string md =
+      fmt::format("# {}: torchstress on {} ({})\n\n", r["title"].str(), run["hardware"].str(), run["device"].str());
   md += fmt::format("**Date**: {}\n", run["date"].str());
   md += fmt::format("**PyTorch Version**: {}\n", run["torch"].str());
   md += fmt::format("**Device**: {}\n", run["device"].str());
   md += fmt::format("**Hardware**: {}\n", run["hardware"].str());
   md += fmt::format("**Host**: {}\n", run["host"].str());
   md += fmt::format("**Policies**: CUDA streams {}, sync {}\n", run["cuda_streams"].str(), run["sync"].str());
-  md += fmt::format("**Results**: `{}` ({} files; {})\n\n", run["results_dir"].str(), run["files"].num(), run["binaries"].str());
+  md += fmt::format("**Results**: `{}` ({} files; {})\n\n", run["results_dir"].str(), run["files"].num(),
+                    run["binaries"].str());
 
   md += "## Summary\n\n";
   md += fmt::format("**{}**: {}\n\n", s["verdict"].str(), s["text"].str());
-  md += "| Tests | Passed | Failed | Stalled | Incomplete | Skipped |\n|-------|--------|--------|---------|------------|---------|\n";
+  md +=
+      "| Tests | Passed | Failed | Stalled | Incomplete | Skipped "
+      "|\n|-------|--------|--------|---------|------------|---------|\n";
   md += fmt::format("| {} | {} | {} | {} | {} | {} |\n\n", s["tests"].num(), s["passed"].num(), s["failed"].num(),
                     s["stalled"].num(), s["incomplete"].num(), s["skipped"].num());
 
@@ -374,11 +398,16 @@ const char* kColors[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", 
 std::string esc(const std::string& s) {
   std::string out;
   for (char c : s) {
-    if (c == '<') out += "&lt;";
-    else if (c == '>') out += "&gt;";
-    else if (c == '&') out += "&amp;";
-    else if (c == '"') out += "&quot;";
-    else out += c;
+    if (c == '<')
+      out += "&lt;";
+    else if (c == '>')
+      out += "&gt;";
+    else if (c == '&')
+      out += "&amp;";
+    else if (c == '"')
+      out += "&quot;";
+    else
+      out += c;
   }
   return out;
 }
@@ -438,33 +467,40 @@ std::string panel(double x0, double y0, double w, double h, const std::string& t
   };
 
   std::string s = fmt::format("<g font-family=\"sans-serif\" font-size=\"12\">\n");
-  s += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" font-size=\"14\" font-weight=\"bold\" text-anchor=\"middle\">{}</text>\n",
-                   (l + rgt) / 2, y0 + 18, esc(title));
+  s += fmt::format(
+      "<text x=\"{:.1f}\" y=\"{:.1f}\" font-size=\"14\" font-weight=\"bold\" text-anchor=\"middle\">{}</text>\n",
+      (l + rgt) / 2, y0 + 18, esc(title));
   // Grid and ticks.
   if (log_y) {
     for (double e = y_lo; e <= y_hi + 1e-9; e += 1) {
       const double y = py(std::pow(2.0, e));
-      s += fmt::format("<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"#ddd\"/>\n", l, y, rgt, y);
-      s += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"end\">{}x</text>\n", l - 6, y + 4, short_num(std::pow(2.0, e)));
+      s += fmt::format("<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"#ddd\"/>\n", l, y, rgt,
+                       y);
+      s += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"end\">{}x</text>\n", l - 6, y + 4,
+                       short_num(std::pow(2.0, e)));
     }
   } else {
     for (double v = 0; v <= y_hi + step / 2; v += step) {
       const double y = py(v);
-      s += fmt::format("<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"#ddd\"/>\n", l, y, rgt, y);
+      s += fmt::format("<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"#ddd\"/>\n", l, y, rgt,
+                       y);
       s += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"end\">{}</text>\n", l - 6, y + 4, short_num(v));
     }
   }
   for (double e = 0; e <= lx_max + 1e-9; e += 1) {
     const double x = px(std::pow(2.0, e));
     s += fmt::format("<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"#eee\"/>\n", x, t, x, b);
-    s += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\">{:g}</text>\n", x, b + 16, std::pow(2.0, e));
+    s += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\">{:g}</text>\n", x, b + 16,
+                     std::pow(2.0, e));
   }
   // Axes and labels.
   s += fmt::format("<line x1=\"{0:.1f}\" y1=\"{1:.1f}\" x2=\"{0:.1f}\" y2=\"{2:.1f}\" stroke=\"#333\"/>\n", l, t, b);
   s += fmt::format("<line x1=\"{0:.1f}\" y1=\"{2:.1f}\" x2=\"{1:.1f}\" y2=\"{2:.1f}\" stroke=\"#333\"/>\n", l, rgt, b);
-  s += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\">{}</text>\n", (l + rgt) / 2, b + 34, esc(xlabel));
-  s += fmt::format("<text x=\"{0:.1f}\" y=\"{1:.1f}\" text-anchor=\"middle\" transform=\"rotate(-90 {0:.1f} {1:.1f})\">{2}</text>\n",
-                   x0 + 16, (t + b) / 2, esc(ylabel));
+  s += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\">{}</text>\n", (l + rgt) / 2, b + 34,
+                   esc(xlabel));
+  s += fmt::format(
+      "<text x=\"{0:.1f}\" y=\"{1:.1f}\" text-anchor=\"middle\" transform=\"rotate(-90 {0:.1f} {1:.1f})\">{2}</text>\n",
+      x0 + 16, (t + b) / 2, esc(ylabel));
   // Lines, points, whiskers.
   for (const auto& se : series) {
     std::string pts;
@@ -478,7 +514,8 @@ std::string panel(double x0, double y0, double w, double h, const std::string& t
                          py(se.whiskers[i].first), std::max(t, py(std::min(se.whiskers[i].second, ymax))), se.color);
       }
       if (!se.dashed) {
-        s += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"3\" fill=\"{}\"/>\n", x, py(se.points[i].second), se.color);
+        s += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"3\" fill=\"{}\"/>\n", x, py(se.points[i].second),
+                         se.color);
       }
     }
   }
@@ -487,8 +524,9 @@ std::string panel(double x0, double y0, double w, double h, const std::string& t
   const double lx = l;
   double ly = b + 52;
   for (const auto& se : series) {
-    s += fmt::format("<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"{}\" stroke-width=\"2\"{}/>\n", lx,
-                     ly, lx + 24, ly, se.color, se.dashed ? " stroke-dasharray=\"6,4\"" : "");
+    s += fmt::format(
+        "<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"{}\" stroke-width=\"2\"{}/>\n", lx, ly,
+        lx + 24, ly, se.color, se.dashed ? " stroke-dasharray=\"6,4\"" : "");
     s += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" font-size=\"11\">{}</text>\n", lx + 30, ly + 4, esc(se.label));
     ly += 16;
   }
@@ -504,7 +542,8 @@ std::string render_svg(const Json& r) {
   const auto& scaling = r["sections"]["scaling"].elements();
   for (const auto& e : scaling) {
     Series s, base;
-    const std::string tag = scaling.size() > 1 ? fmt::format(" (streams {}, sync {})", e["cuda_streams"].str(), e["sync"].str()) : "";
+    const std::string tag =
+        scaling.size() > 1 ? fmt::format(" (streams {}, sync {})", e["cuda_streams"].str(), e["sync"].str()) : "";
     s.label = "threaded, sync per op" + tag;
     s.color = kColors[color % 6];
     base.label = "pipelined 1-thread baseline" + tag;
@@ -554,11 +593,11 @@ std::string render_svg(const Json& r) {
   if (left.empty()) {
     svg += "<text x=\"20\" y=\"30\" font-family=\"sans-serif\">Scaling curves: not in these results</text>\n";
   } else {
-    svg += panel(0, 10, W / 2, H - 20, "Scaling: mlp batch 1 on " + device + " (median, min-max)", "threads (log scale)", "ops/s",
-                 left, false, true);
+    svg += panel(0, 10, W / 2, H - 20, "Scaling: mlp batch 1 on " + device + " (median, min-max)",
+                 "threads (log scale)", "ops/s", left, false, true);
   }
-  svg += panel(W / 2, 10, W / 2, H - 20, "Speedup: threads vs batching on " + device, "threads or batch size (log scale)",
-               "speedup (log scale)", right, true, false);
+  svg += panel(W / 2, 10, W / 2, H - 20, "Speedup: threads vs batching on " + device,
+               "threads or batch size (log scale)", "speedup (log scale)", right, true, false);
   return svg + "</svg>\n";
 }
 

@@ -73,7 +73,8 @@ std::string suite_of(const std::string& name) {
 
 RunData read_results(const std::string& dir) {
   std::error_code ec;
-  if (!fs::is_directory(dir, ec)) throw InputError(fmt::format("results folder {} does not exist or is not a folder", dir));
+  if (!fs::is_directory(dir, ec))
+    throw InputError(fmt::format("results folder {} does not exist or is not a folder", dir));
   RunData run;
   run.dir = dir;
   std::vector<fs::path> paths;
@@ -95,8 +96,10 @@ RunData read_results(const std::string& dir) {
   if (std::any_of(files.begin(), files.end(), [&](const FileLines& f) { return !injected(f); })) {
     std::vector<FileLines> kept;
     for (auto& f : files) {
-      if (injected(f)) run.injected_files.push_back(f.path);
-      else kept.push_back(std::move(f));
+      if (injected(f))
+        run.injected_files.push_back(f.path);
+      else
+        kept.push_back(std::move(f));
     }
     files = std::move(kept);
   }
@@ -182,18 +185,21 @@ RunData read_results(const std::string& dir) {
       o.rounds = std::move(rounds[o.name]);
       never_ended.push_back(std::move(o));
     }
-    if (f.truncated) run.warnings.push_back(fmt::format("{}: last line cut short (the process was killed while writing)", f.path));
+    if (f.truncated)
+      run.warnings.push_back(fmt::format("{}: last line cut short (the process was killed while writing)", f.path));
   }
 
-  std::stable_sort(results.begin(), results.end(), [](const Candidate& a, const Candidate& b) { return a.rec.time < b.rec.time; });
+  std::stable_sort(results.begin(), results.end(),
+                   [](const Candidate& a, const Candidate& b) { return a.rec.time < b.rec.time; });
   std::map<std::string, size_t> latest;
   for (size_t i = 0; i < results.size(); ++i) latest[results[i].rec.name] = i;
   for (size_t i = 0; i < results.size(); ++i) {
     if (latest[results[i].rec.name] != i) continue;
     auto& c = results[i];
     if (c.rec.status == "stalled") {
-      run.incomplete.push_back({c.rec.name, c.rec.binary, c.rec.file,
-                                "stalled: " + (c.rec.failures.empty() ? std::string("watchdog fired") : c.rec.failures.front())});
+      run.incomplete.push_back(
+          {c.rec.name, c.rec.binary, c.rec.file,
+           "stalled: " + (c.rec.failures.empty() ? std::string("watchdog fired") : c.rec.failures.front())});
     }
     for (auto& r : c.rounds) run.rounds.push_back(std::move(r));
     for (auto& b : c.bench) run.bench.push_back(std::move(b));

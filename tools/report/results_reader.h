@@ -43,11 +43,11 @@ struct RunData {
   std::string dir;
   std::vector<std::string> files;
   std::vector<ProcessRecord> processes;
-  std::vector<TestRecord> tests;              // the latest result of each test, in order of appearance
-  std::vector<RoundRecord> rounds;            // of the kept results (and of tests that never ended)
-  std::vector<Json> bench;                    // "bench" lines of the kept results
+  std::vector<TestRecord> tests;    // the latest result of each test, in order of appearance
+  std::vector<RoundRecord> rounds;  // of the kept results (and of tests that never ended)
+  std::vector<Json> bench;          // "bench" lines of the kept results
   std::vector<IncompleteRecord> incomplete;
-  std::vector<std::string> warnings;          // e.g. a truncated last line
+  std::vector<std::string> warnings;  // e.g. a truncated last line
   // Files written by fault-injection child runs (a self-test runs the suite with TORCHSTRESS_INJECT
   // to prove it fails): left out when the folder also holds the real run's files.
   std::vector<std::string> injected_files;

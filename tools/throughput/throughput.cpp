@@ -62,7 +62,8 @@ Args parse(int argc, char** argv) {
       } else if (flag == "--json") {
         a.json = true;
       } else {
-        usage_error("unknown argument '" + flag + "'; accepted: --workload NAME --threads N --seconds S --repetitions N --json");
+        usage_error("unknown argument '" + flag +
+                    "'; accepted: --workload NAME --threads N --seconds S --repetitions N --json");
       }
     } catch (const ts::KnobError& e) {
       usage_error(e.what());
@@ -142,20 +143,22 @@ int main(int argc, char** argv) {
   const auto b = ts::summarize(bare);
   const auto h = ts::summarize(harness);
   const auto u = ts::summarize(unchecked);
-  const std::string policy = device.is_cuda() ? fmt::format("{}/{}", ts::to_string(ts::knobs().cuda_streams),
-                                                             ts::to_string(ts::knobs().sync))
-                                              : "n/a";
+  const std::string policy =
+      device.is_cuda() ? fmt::format("{}/{}", ts::to_string(ts::knobs().cuda_streams), ts::to_string(ts::knobs().sync))
+                       : "n/a";
   if (a.json) {
-    std::printf("{\"workload\":\"%s\",\"device\":\"%s\",\"hardware\":\"%s\",\"threads\":%d,\"policy\":\"%s\","
-                "\"bare_ops_s\":%.1f,\"bare_spread\":%.3f,\"harness_ops_s\":%.1f,\"harness_spread\":%.3f,"
-                "\"ratio\":%.3f,\"unchecked_ops_s\":%.1f,\"unchecked_ratio\":%.3f,\"harness_errors\":%ld}\n",
-                a.workload.c_str(), device.str().c_str(), ts::hardware_name(device).c_str(), threads, policy.c_str(),
-                b.median, b.spread, h.median, h.spread, h.median / b.median, u.median, u.median / b.median, errors);
+    std::printf(
+        "{\"workload\":\"%s\",\"device\":\"%s\",\"hardware\":\"%s\",\"threads\":%d,\"policy\":\"%s\","
+        "\"bare_ops_s\":%.1f,\"bare_spread\":%.3f,\"harness_ops_s\":%.1f,\"harness_spread\":%.3f,"
+        "\"ratio\":%.3f,\"unchecked_ops_s\":%.1f,\"unchecked_ratio\":%.3f,\"harness_errors\":%ld}\n",
+        a.workload.c_str(), device.str().c_str(), ts::hardware_name(device).c_str(), threads, policy.c_str(), b.median,
+        b.spread, h.median, h.spread, h.median / b.median, u.median, u.median / b.median, errors);
   } else {
     std::printf("%-12s %-8s %-20s %7s %12s %14s %7s %16s %7s %7s\n", "workload", "device", "policy", "threads",
                 "bare ops/s", "harness ops/s", "ratio", "no-check ops/s", "ratio", "errors");
-    std::printf("%-12s %-8s %-20s %7d %12.1f %14.1f %7.3f %16.1f %7.3f %7ld\n", a.workload.c_str(), device.str().c_str(),
-                policy.c_str(), threads, b.median, h.median, h.median / b.median, u.median, u.median / b.median, errors);
+    std::printf("%-12s %-8s %-20s %7d %12.1f %14.1f %7.3f %16.1f %7.3f %7ld\n", a.workload.c_str(),
+                device.str().c_str(), policy.c_str(), threads, b.median, h.median, h.median / b.median, u.median,
+                u.median / b.median, errors);
   }
   return errors == 0 ? 0 : 1;
 }

@@ -9,10 +9,10 @@
 namespace torchstress {
 
 struct CrashSignature {
-  std::string name;         // short id, e.g. "mps-commit-committed"
-  std::string text;         // substring that identifies it in stderr
-  std::string upstream;     // e.g. "pytorch/pytorch#100285 (fixed by #108996)"
-  std::string bug_class;    // e.g. "MPS command buffer committed twice from two threads"
+  std::string name;       // short id, e.g. "mps-commit-committed"
+  std::string text;       // substring that identifies it in stderr
+  std::string upstream;   // e.g. "pytorch/pytorch#100285 (fixed by #108996)"
+  std::string bug_class;  // e.g. "MPS command buffer committed twice from two threads"
 };
 
 const std::vector<CrashSignature>& known_crash_signatures();

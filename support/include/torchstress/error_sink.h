@@ -20,8 +20,8 @@ struct ErrorRecord {
   long iteration = -1;
   std::string op;
   std::string device;
-  std::string message;     // one line, no backtrace
-  std::string backtrace;   // c10::Error backtrace, kept apart from the message
+  std::string message;    // one line, no backtrace
+  std::string backtrace;  // c10::Error backtrace, kept apart from the message
   double max_abs_diff = 0.0;
 
   // "wrong value in thread 5, iteration 12 (op layernorm on cpu): max abs diff 1 ..."

@@ -15,8 +15,8 @@ enum class SyncPolicy { kStream, kDevice };
 
 // A validated value of one knob. `text` is what the user wrote (or the default).
 struct KnobValue {
-  std::string name;         // e.g. "SOAK_SECONDS" (the variable is TORCHSTRESS_SOAK_SECONDS)
-  std::string kind;         // device | count | seconds | fraction | ...
+  std::string name;  // e.g. "SOAK_SECONDS" (the variable is TORCHSTRESS_SOAK_SECONDS)
+  std::string kind;  // device | count | seconds | fraction | ...
   std::string text;
   std::string description;
   bool overridden = false;  // set from the environment
@@ -56,7 +56,7 @@ struct Knobs {
   std::chrono::duration<double> gate_timeout;
   StreamPolicy cuda_streams;
   SyncPolicy sync;
-  std::string inject;        // validated by fault_injection.h
+  std::string inject;  // validated by fault_injection.h
   std::optional<long> inject_round;
   std::string results_dir;
   long bench_ops;

@@ -32,7 +32,6 @@ class JsonLine {
   std::string body_;
 };
 
-
 class ResultsLog {
  public:
   // Opens <dir>/results-<pid>.jsonl. Disabled (no file) in death-test children.

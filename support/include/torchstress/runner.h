@@ -40,7 +40,7 @@ struct RunResult {
   std::vector<long> ops_per_thread;  // attempted ops, per thread
   long total_ops = 0;
   long failed_ops = 0;
-  double wall_seconds = 0.0;         // gate opening to last join; thread creation not included
+  double wall_seconds = 0.0;  // gate opening to last join; thread creation not included
   double ops_per_second = 0.0;
   std::vector<ErrorRecord> errors;
   std::map<std::string, size_t> error_counts;  // by kind, including any not kept in `errors`

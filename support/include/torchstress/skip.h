@@ -6,10 +6,10 @@
 #include "torchstress/device.h"
 
 // Use at the top of a TEST body.
-#define TORCHSTRESS_SKIP_UNLESS_AVAILABLE(backend)                                    \
-  do {                                                                                \
-    std::string torchstress_skip_reason_;                                            \
-    if (!::torchstress::backend_available((backend), &torchstress_skip_reason_)) {  \
-      GTEST_SKIP() << torchstress_skip_reason_;                                      \
-    }                                                                                 \
+#define TORCHSTRESS_SKIP_UNLESS_AVAILABLE(backend)                                 \
+  do {                                                                             \
+    std::string torchstress_skip_reason_;                                          \
+    if (!::torchstress::backend_available((backend), &torchstress_skip_reason_)) { \
+      GTEST_SKIP() << torchstress_skip_reason_;                                    \
+    }                                                                              \
   } while (0)

@@ -10,12 +10,12 @@
 namespace torchstress {
 
 struct ChildResult {
-  int exit_code = -1;   // valid when !signaled
-  int signal = 0;       // valid when signaled
+  int exit_code = -1;  // valid when !signaled
+  int signal = 0;      // valid when signaled
   bool signaled = false;
   bool timed_out = false;  // killed at the deadline
   double seconds = 0.0;
-  std::string output;   // stdout and stderr, interleaved
+  std::string output;  // stdout and stderr, interleaved
 
   std::string describe() const;  // "exit 1", "signal SIGSEGV", "timed out after 60 s"
 };

@@ -41,8 +41,8 @@ fs::path out_dir() {
 ToolRun run_tool(const std::string& results, const std::string& baseline = "", const fs::path& dir = out_dir()) {
   ToolRun r;
   r.dir = dir;
-  std::string cmd = std::string("'") + TSREPORT_TOOL + "' --host fixture-host --results '" + TSREPORT_TESTDATA + "/" + results +
-                    "' --out '" + dir.string() + "'";
+  std::string cmd = std::string("'") + TSREPORT_TOOL + "' --host fixture-host --results '" + TSREPORT_TESTDATA + "/" +
+                    results + "' --out '" + dir.string() + "'";
   if (!baseline.empty()) {
     cmd += " --baseline '" + (baseline[0] == '/' ? baseline : std::string(TSREPORT_TESTDATA) + "/" + baseline) + "'";
   }
@@ -62,19 +62,22 @@ TEST(ReportTool, FullRunHasEverySectionWithTheRawNumbers) {
   ASSERT_EQ(r.exit_code, 0) << r.out;
   const std::string md = read_text(r.dir / "report.md");
   for (const char* section :
-       {"# Verification Report", "**Date**", "**PyTorch Version**: 2.9.1", "**Hardware**: Apple M4 Max", "**Host**: fixture-host",
-        "## Summary", "## Test Results", "### Simple Parallel Tests", "### Quick Soak Test", "### LayerNorm/Transformer Stress Test",
-        "### Scaling Curves Benchmark", "### Batching Benchmark", "### TransformerEncoderLayer", "## Regression and Other Tests",
-        "## Findings", "## Blockers / What Did Not Run", "```mermaid", "xychart-beta", "chart.svg"}) {
+       {"# Verification Report", "**Date**", "**PyTorch Version**: 2.9.1", "**Hardware**: Apple M4 Max",
+        "**Host**: fixture-host", "## Summary", "## Test Results", "### Simple Parallel Tests", "### Quick Soak Test",
+        "### LayerNorm/Transformer Stress Test", "### Scaling Curves Benchmark", "### Batching Benchmark",
+        "### TransformerEncoderLayer", "## Regression and Other Tests", "## Findings", "## Blockers / What Did Not Run",
+        "```mermaid", "xychart-beta", "chart.svg"}) {
     EXPECT_NE(md.find(section), std::string::npos) << "missing: " << section << "\n" << md;
   }
   // The raw figures of the fixture, as the seed report prints them.
-  for (const char* figure :
-       {"| Total ops | 495,317 |", "| Throughput | 8,254.7 ops/s |", "| LayerNorm | 8 | 50 | 400/400 (100%) | 4,309 ops/s | PASS |",
-        "| Transformer | 8 | 20 | 160/160 (100%) | 1,072 ops/s | PASS |", "| 1 | 2,324 | 6.0% | 0.23x | 23.1% | 1.00x | 100.0% |",
-        "| 8 | 4,517 | 6.0% | 0.45x | 5.6% |", "| 256 | 250,500 | 4.0% | 167.00x |", "| Passed | 10/10 |",
-        "10/10 rounds: per-round failure rate below 26% at 95%", "5.6% at 8 threads",
-        "MpsRegression.Issue100285CommandBufferCommittedOnce", "**skipped** ParallelCUDA.TwoThreads: this LibTorch was built without CUDA"}) {
+  for (const char* figure : {"| Total ops | 495,317 |", "| Throughput | 8,254.7 ops/s |",
+                             "| LayerNorm | 8 | 50 | 400/400 (100%) | 4,309 ops/s | PASS |",
+                             "| Transformer | 8 | 20 | 160/160 (100%) | 1,072 ops/s | PASS |",
+                             "| 1 | 2,324 | 6.0% | 0.23x | 23.1% | 1.00x | 100.0% |",
+                             "| 8 | 4,517 | 6.0% | 0.45x | 5.6% |", "| 256 | 250,500 | 4.0% | 167.00x |",
+                             "| Passed | 10/10 |", "10/10 rounds: per-round failure rate below 26% at 95%",
+                             "5.6% at 8 threads", "MpsRegression.Issue100285CommandBufferCommittedOnce",
+                             "**skipped** ParallelCUDA.TwoThreads: this LibTorch was built without CUDA"}) {
     EXPECT_NE(md.find(figure), std::string::npos) << "missing: " << figure << "\n" << md;
   }
   const tsreport::Json j = tsreport::parse_json(read_text(r.dir / "report.json"));
@@ -92,11 +95,11 @@ TEST(ReportTool, FailuresAreClassifiedWithRoundThreadIterationAndCrashSignature)
   ToolRun r = run_tool("failing");
   ASSERT_EQ(r.exit_code, 0) << r.out;  // no baseline: a failing run is reported, not gated
   const std::string md = read_text(r.dir / "report.md");
-  for (const char* text :
-       {"**FAIL**", "FAILURE Stress.LayerNorm [wrong value; thread 5, iteration 12]",
-        "FAILURE Stress.LayerNorm [wrong value; thread 6, iteration 30]", "FAILURE TransformerEncoder.IsolatedRounds [crash; round 3]",
-        "[NaN/Inf; round 7, thread 2, iteration 9]", "pytorch/pytorch#100285", "| Passed | 8/10 |",
-        "MpsRegression.Issue100285CommandBufferCommittedOnce [exception; thread 1, iteration 4]"}) {
+  for (const char* text : {"**FAIL**", "FAILURE Stress.LayerNorm [wrong value; thread 5, iteration 12]",
+                           "FAILURE Stress.LayerNorm [wrong value; thread 6, iteration 30]",
+                           "FAILURE TransformerEncoder.IsolatedRounds [crash; round 3]",
+                           "[NaN/Inf; round 7, thread 2, iteration 9]", "pytorch/pytorch#100285", "| Passed | 8/10 |",
+                           "MpsRegression.Issue100285CommandBufferCommittedOnce [exception; thread 1, iteration 4]"}) {
     EXPECT_NE(md.find(text), std::string::npos) << "missing: " << text << "\n" << md;
   }
 }
@@ -106,9 +109,10 @@ TEST(ReportTool, LowerPassRateThanTheBaselineExitsOneNamingTheRegressions) {
   ASSERT_EQ(base.exit_code, 0) << base.out;
   ToolRun r = run_tool("failing", (base.dir / "report.json").string());
   EXPECT_EQ(r.exit_code, 1) << r.out;
-  for (const char* text : {"REGRESSION Stress.LayerNorm: passed in the baseline, failed now",
-                           "REGRESSION Stress.LayerNorm: new error kind 'wrong value'",
-                           "REGRESSION TransformerEncoder.IsolatedRounds rounds: pass rate 100.0% (10/10) -> 80.0% (8/10)"}) {
+  for (const char* text :
+       {"REGRESSION Stress.LayerNorm: passed in the baseline, failed now",
+        "REGRESSION Stress.LayerNorm: new error kind 'wrong value'",
+        "REGRESSION TransformerEncoder.IsolatedRounds rounds: pass rate 100.0% (10/10) -> 80.0% (8/10)"}) {
     EXPECT_NE(r.out.find(text), std::string::npos) << "missing: " << text << "\n" << r.out;
   }
   const std::string md = read_text(r.dir / "report.md");
@@ -136,7 +140,8 @@ TEST(ReportTool, TheSameRunAsItsBaselineIsNoRegression) {
 TEST(ReportTool, GarbageResultsExitTwoWithOneClearLineAndWriteNothing) {
   ToolRun r = run_tool("garbage");
   EXPECT_EQ(r.exit_code, 2) << r.out;
-  EXPECT_NE(r.out.find("results-torchstress_battery-3001.jsonl:1: not a torchstress results line"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("results-torchstress_battery-3001.jsonl:1: not a torchstress results line"), std::string::npos)
+      << r.out;
   EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
   EXPECT_FALSE(fs::exists(r.dir / "report.md"));
 }
@@ -154,9 +159,10 @@ TEST(ReportTool, InterruptedRunIsReportedIncompleteNamingWhatIsMissing) {
   ToolRun r = run_tool("interrupted");
   ASSERT_EQ(r.exit_code, 0) << r.out;
   const std::string md = read_text(r.dir / "report.md");
-  for (const char* text : {"**INCOMPLETE**", "**incomplete** Stress.Transformer: started but wrote no result",
-                           "**incomplete** Soak.EightThreads60s: stalled: thread 3 stuck at iteration 4711",
-                           "**missing** Bench.ScalingCurves", "FAILURE Soak.EightThreads60s [stall; thread 3, iteration 4711]"}) {
+  for (const char* text :
+       {"**INCOMPLETE**", "**incomplete** Stress.Transformer: started but wrote no result",
+        "**incomplete** Soak.EightThreads60s: stalled: thread 3 stuck at iteration 4711",
+        "**missing** Bench.ScalingCurves", "FAILURE Soak.EightThreads60s [stall; thread 3, iteration 4711]"}) {
     EXPECT_NE(md.find(text), std::string::npos) << "missing: " << text << "\n" << md;
   }
   EXPECT_EQ(tsreport::parse_json(read_text(r.dir / "report.json"))["summary"]["complete"].boolean(true), false);
