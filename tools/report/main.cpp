@@ -26,6 +26,9 @@ constexpr int kExitOk = 0;
 constexpr int kExitRegression = 1;
 constexpr int kExitBadInput = 2;
 
+// Errors print one line (the full text is for --help).
+const char* kShortUsage =
+    "accepted: torchstress_report --results DIR --out DIR [--baseline OLD/report.json] [--host NAME]\n";
 const char* kUsage =
     "usage: torchstress_report --results DIR --out DIR [--baseline OLD/report.json] [--host NAME]\n"
     "  --results DIR   folder holding the run's results-*.jsonl (TORCHSTRESS_RESULTS_DIR)\n"
@@ -54,7 +57,7 @@ int main(int argc, char** argv) {
     const std::string a = argv[i];
     auto value = [&](std::string& into) {
       if (i + 1 >= argc) {
-        std::fprintf(stderr, "torchstress_report: %s needs a value\n%s", a.c_str(), kUsage);
+        std::fprintf(stderr, "torchstress_report: %s needs a value; %s", a.c_str(), kShortUsage);
         std::exit(kExitBadInput);
       }
       into = argv[++i];
@@ -71,12 +74,12 @@ int main(int argc, char** argv) {
       std::fputs(kUsage, stdout);
       return kExitOk;
     } else {
-      std::fprintf(stderr, "torchstress_report: unknown argument '%s'\n%s", a.c_str(), kUsage);
+      std::fprintf(stderr, "torchstress_report: unknown argument '%s'; %s", a.c_str(), kShortUsage);
       return kExitBadInput;
     }
   }
   if (results.empty() || out.empty()) {
-    std::fprintf(stderr, "torchstress_report: --results and --out are required\n%s", kUsage);
+    std::fprintf(stderr, "torchstress_report: --results and --out are required; %s", kShortUsage);
     return kExitBadInput;
   }
 

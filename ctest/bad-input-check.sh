@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Bad input to the suite's scripts and tools: each case must exit 2 with one line that names the
+# value and what is accepted, before doing any work.
+#   ctest/bad-input-check.sh THROUGHPUT_BINARY REPORT_BINARY
+set -uo pipefail
+cd "$(dirname "$0")/.."
+throughput=$1 report=$2
+fails=0
+expect_usage_error() {  # description, expected text, command...
+  local what=$1 text=$2; shift 2
+  local out rc
+  out=$("$@" 2>&1 </dev/null); rc=$?
+  local lines; lines=$(printf '%s\n' "$out" | grep -c .)
+  if [ "$rc" -ne 2 ] || [ "$lines" -ne 1 ] || [[ "$out" != *"$text"* ]]; then
+    echo "FAIL $what: exit $rc, $lines line(s): $out"; fails=$((fails + 1))
+  else
+    echo "ok   $what: $out"
+  fi
+}
+expect_usage_error "verify --device gpu" "--device 'gpu' is not accepted; accepted: auto, cpu, cuda, cuda:N, mps" ctest/verify.sh --device gpu
+expect_usage_error "verify --soak-seconds abc" "--soak-seconds 'abc' is not accepted" ctest/verify.sh --soak-seconds abc
+expect_usage_error "verify unknown flag" "unknown argument '--fast'" ctest/verify.sh --fast
+expect_usage_error "verify missing baseline" "is not a readable file" ctest/verify.sh --baseline /nonexistent/report.json
+expect_usage_error "throughput --threads -3" "--threads='-3' is not accepted; accepted: a whole number >= 1" "$throughput" --threads -3
+expect_usage_error "throughput --workload bogus" "unknown workload 'bogus'" env TORCHSTRESS_DEVICE=cpu "$throughput" --workload bogus
+expect_usage_error "throughput with TORCHSTRESS_DEVICE=gpu" "TORCHSTRESS_DEVICE='gpu' is not accepted" env TORCHSTRESS_DEVICE=gpu "$throughput"
+expect_usage_error "report without arguments" "--results and --out are required; accepted: torchstress_report --results DIR --out DIR" "$report"
+expect_usage_error "report with an unknown flag" "unknown argument '--bogus'" "$report" --bogus
+exit $((fails > 0))
