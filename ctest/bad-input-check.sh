@@ -9,7 +9,7 @@ fails=0
 expect_usage_error() {  # description, expected text, command...
   local what=$1 text=$2; shift 2
   local out rc
-  out=$("$@" 2>&1 </dev/null); rc=$?
+  out=$("$@" 2>&1 >/dev/null </dev/null); rc=$?   # the error line goes to stderr
   local lines; lines=$(printf '%s\n' "$out" | grep -c .)
   if [ "$rc" -ne 2 ] || [ "$lines" -ne 1 ] || [[ "$out" != *"$text"* ]]; then
     echo "FAIL $what: exit $rc, $lines line(s): $out"; fails=$((fails + 1))
@@ -21,6 +21,10 @@ expect_usage_error "verify --device gpu" "--device 'gpu' is not accepted; accept
 expect_usage_error "verify --soak-seconds abc" "--soak-seconds 'abc' is not accepted" ctest/verify.sh --soak-seconds abc
 expect_usage_error "verify unknown flag" "unknown argument '--fast'" ctest/verify.sh --fast
 expect_usage_error "verify missing baseline" "is not a readable file" ctest/verify.sh --baseline /nonexistent/report.json
+tmp=$(mktemp -d)
+expect_usage_error "verify without LibTorch" "torchstress: LibTorch not found. Accepted: Debian/Ubuntu 'apt-get install libtorch-dev'" \
+  ctest/verify.sh --build-dir "$tmp/build" --out "$tmp/out" --cmake-args -DCMAKE_DISABLE_FIND_PACKAGE_Torch=ON
+rm -rf "$tmp"
 expect_usage_error "throughput --threads -3" "--threads='-3' is not accepted; accepted: a whole number >= 1" "$throughput" --threads -3
 expect_usage_error "throughput --workload bogus" "unknown workload 'bogus'" env TORCHSTRESS_DEVICE=cpu "$throughput" --workload bogus
 expect_usage_error "throughput with TORCHSTRESS_DEVICE=gpu" "TORCHSTRESS_DEVICE='gpu' is not accepted" env TORCHSTRESS_DEVICE=gpu "$throughput"

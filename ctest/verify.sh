@@ -5,14 +5,14 @@
 # already written: every test appends its results as it ends, and the next tier still runs.
 #
 #   ctest/verify.sh [--device auto|cpu|cuda|cuda:N|mps] [--out DIR] [--baseline OLD/report.json]
-#                   [--build-dir DIR] [--soak-seconds S]
+#                   [--build-dir DIR] [--soak-seconds S] [--cmake-args "-DTorch_DIR=..."]
 #
 # Exit: 0 all passed; 1 a test failed or the report found a regression against the baseline;
-#       2 bad arguments (before any work).
+#       2 bad arguments, or a missing dependency found at configure (one line on stderr, no tests run).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-device=auto out="" baseline="" build_dir="" soak=""
+device=auto out="" baseline="" build_dir="" soak="" cmake_args=""
 die_usage() { echo "verify.sh: $1" >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -21,8 +21,9 @@ while [ $# -gt 0 ]; do
     --baseline) [ $# -ge 2 ] || die_usage "--baseline needs a report.json"; baseline=$2; shift 2 ;;
     --build-dir) [ $# -ge 2 ] || die_usage "--build-dir needs a folder"; build_dir=$2; shift 2 ;;
     --soak-seconds) [ $# -ge 2 ] || die_usage "--soak-seconds needs a duration"; soak=$2; shift 2 ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
-    *) die_usage "unknown argument '$1'; accepted: --device --out --baseline --build-dir --soak-seconds" ;;
+    --cmake-args) [ $# -ge 2 ] || die_usage "--cmake-args needs a value, e.g. -DTorch_DIR=<LibTorch>/share/cmake/Torch"; cmake_args=$2; shift 2 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    *) die_usage "unknown argument '$1'; accepted: --device --out --baseline --build-dir --soak-seconds --cmake-args" ;;
   esac
 done
 [[ "$device" =~ ^(auto|cpu|cuda|cuda:[0-9]+|mps)$ ]] || die_usage "--device '$device' is not accepted; accepted: auto, cpu, cuda, cuda:N, mps"
@@ -51,7 +52,17 @@ if [ -z "$build_dir" ]; then
   fi
 fi
 if ! [ -f "$build_dir/CMakeCache.txt" ]; then
-  cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release || exit 1
+  # shellcheck disable=SC2086  # --cmake-args is a list of arguments
+  if ! cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release $cmake_args >"$out/configure.log" 2>&1; then
+    # A missing dependency (LibTorch, GoogleTest, spdlog) is bad input, not a test failure: say it
+    # in one line, as configure worded it, and exit 2.
+    line=$(awk '/^CMake Error/ {grab=1; next} grab && NF {printf "%s ", $0; seen=1; next} grab && seen {exit}' \
+           "$out/configure.log" | tr -s ' ' | sed 's/ Call Stack.*//; s/^ //; s/ $//')
+    rm -rf "$build_dir"
+    echo "verify.sh: ${line:-configure failed; see $out/configure.log}" >&2
+    exit 2
+  fi
+  cat "$out/configure.log"
 fi
 cmake --build "$build_dir" -j"$(nproc)" || exit 1
 
