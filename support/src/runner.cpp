@@ -35,6 +35,19 @@ void record_exception(ErrorSink& sink, int thread, long iteration, const char* o
   sink.add(std::move(e));
 }
 
+// Records the exception being handled: a c10::Error's message without its backtrace (kept apart).
+void record_current_exception(ErrorSink& sink, int thread, long iteration, const char* op, const std::string& device) {
+  try {
+    throw;
+  } catch (const c10::Error& e) {
+    const std::string what = e.what();
+    const std::string msg = e.what_without_backtrace();
+    record_exception(sink, thread, iteration, op, device, msg, what.size() > msg.size() ? what.substr(msg.size()) : "");
+  } catch (const std::exception& e) {
+    record_exception(sink, thread, iteration, op, device, e.what(), "");
+  }
+}
+
 // One worker's life: stream scope, warning capture, gate, loop, each op checked.
 void worker(int t, Workload& w, const RunSpec& spec, StartGate& gate, ProgressBoard& board, ErrorSink& sink,
             const std::atomic<bool>& stop, std::vector<long>& ops, std::atomic<long>& failed) {
@@ -73,14 +86,8 @@ void worker(int t, Workload& w, const RunSpec& spec, StartGate& gate, ProgressBo
             ok = false;
           }
         }
-      } catch (const c10::Error& e) {
-        // Message without the backtrace; the backtrace is kept apart.
-        const std::string what = e.what();
-        const std::string msg = e.what_without_backtrace();
-        record_exception(sink, t, i, w.name(), dev, msg, what.size() > msg.size() ? what.substr(msg.size()) : "");
-        ok = false;
-      } catch (const std::exception& e) {
-        record_exception(sink, t, i, w.name(), dev, e.what(), "");
+      } catch (const std::exception&) {
+        record_current_exception(sink, t, i, w.name(), dev);
         ok = false;
       }
       if (!ok) failed.fetch_add(1);
@@ -174,6 +181,45 @@ RunResult run_workload(Workload& w, const RunSpec& spec) {
     logger("runner")->warn("c10 warning in thread {}, iteration {}: {}", wr.thread, wr.iteration, wr.message);
   }
   return r;
+}
+
+std::vector<ErrorRecord> run_once_released_together(int threads, const std::string& op, const c10::Device& device,
+                                                    const std::function<void(int thread, ErrorSink& sink)>& work) {
+  const std::string test = current_test_name();
+  ErrorSink sink;
+  ProgressBoard board(threads);
+  StartGate gate(threads, knobs().gate_timeout);
+  std::vector<std::thread> workers;
+  {
+    Watchdog watchdog(board, knobs().stall, test.empty() ? op : test);
+    GateBreaker breaker(gate);
+    for (int t = 0; t < threads; ++t) {
+      workers.emplace_back([&, t] {
+        if (gate.arrive_and_wait(t)) {
+          board.begin(t, 0, op.c_str());
+          try {
+            work(t, sink);
+          } catch (const std::exception&) {
+            record_current_exception(sink, t, 0, op.c_str(), device.str());
+          }
+          board.finish_op(t);
+        }
+        board.done(t);
+      });
+    }
+    std::string missing;
+    const bool opened = gate.open_when_all_arrived(&missing);
+    breaker.disarm();
+    if (!opened) {
+      ErrorRecord e;
+      e.kind = ErrorKind::kGate;
+      e.op = op;
+      e.message = missing;
+      sink.add(std::move(e));
+    }
+    for (auto& w : workers) w.join();
+  }
+  return sink.errors();
 }
 
 void record_run(const RunResult& r, const std::string& prefix) {

@@ -13,7 +13,6 @@
 #include <algorithm>
 #include <functional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "torchstress/device_sync.h"
@@ -21,7 +20,6 @@
 #include "torchstress/isolated_rounds.h"
 #include "torchstress/knobs.h"
 #include "torchstress/runner.h"
-#include "torchstress/start_gate.h"
 #include "torchstress/workloads.h"
 
 namespace torchstress::regression {
@@ -77,51 +75,7 @@ inline RunResult RunAgainstClosedForm(ClosedFormWorkload& w, const RunSpec& spec
   return r;
 }
 
-// First-use repros must not warm anything up (the runner's reference pass would), so each of
-// `threads` workers runs `work` exactly once, all released together by the support start gate.
-// Exceptions become error records; `work` records wrong values itself.
-inline std::vector<ErrorRecord> RunOnceReleasedTogether(int threads, const std::string& op, const c10::Device& device,
-                                                        const std::function<void(int thread, ErrorSink& sink)>& work) {
-  ErrorSink sink;
-  StartGate gate(threads, knobs().gate_timeout);
-  std::vector<std::thread> workers;
-  {
-    GateBreaker breaker(gate);
-    for (int t = 0; t < threads; ++t) {
-      workers.emplace_back([&, t] {
-        if (!gate.arrive_and_wait(t)) return;
-        try {
-          work(t, sink);
-        } catch (const std::exception& ex) {
-          ErrorRecord e;
-          e.kind = ErrorKind::kException;
-          e.thread = t;
-          e.iteration = 0;
-          e.op = op;
-          e.device = device.str();
-          const c10::Error* ce = dynamic_cast<const c10::Error*>(&ex);
-          e.message = ce ? ce->what_without_backtrace() : ex.what();
-          e.message.resize(std::min(e.message.find('\n'), e.message.size()));
-          sink.add(std::move(e));
-        }
-      });
-    }
-    std::string missing;
-    const bool opened = gate.open_when_all_arrived(&missing);
-    breaker.disarm();
-    if (!opened) {
-      ErrorRecord e;
-      e.kind = ErrorKind::kGate;
-      e.op = op;
-      e.message = missing;
-      sink.add(std::move(e));
-    }
-  }
-  for (auto& w : workers) w.join();
-  return sink.errors();
-}
-
-// A wrong-value record for `work` bodies of RunOnceReleasedTogether.
+// A wrong-value record for `work` bodies of run_once_released_together().
 inline ErrorRecord WrongValue(int thread, const std::string& op, const c10::Device& device, double diff,
                               const std::string& message) {
   ErrorRecord e;

@@ -372,7 +372,7 @@ std::string ShaderCacheColdRound(int /*round*/) {
   const at::Tensor mps_in = cpu_in.to(mps);  // a copy: builds no unary pipeline
   const auto& ops = FifteenUnaryOps();
   return RoundReason(
-      RunOnceReleasedTogether(static_cast<int>(ops.size()), "unary op", mps, [&](int t, ErrorSink& sink) {
+      run_once_released_together(static_cast<int>(ops.size()), "unary op", mps, [&](int t, ErrorSink& sink) {
         const UnaryOp& op = ops[static_cast<size_t>(t)];
         const at::Tensor got = op.fn(mps_in).to(at::kCPU);
         const at::Tensor want = op.fn(cpu_in);
@@ -631,7 +631,7 @@ TEST(MpsDtypeUpload, FourThreadsConvertingBf16CpuTensorsToFloatOnMpsRoundTripExa
 std::string ColdStartRound(int /*round*/) {
   const c10::Device mps = MpsDevice();
   return RoundReason(
-      RunOnceReleasedTogether(static_cast<int>(knobs().threads), "first op", mps, [&](int t, ErrorSink& sink) {
+      run_once_released_together(static_cast<int>(knobs().threads), "first op", mps, [&](int t, ErrorSink& sink) {
         const at::Tensor got = at::ones({64}, at::TensorOptions().device(mps)).add(t).to(at::kCPU);
         const double diff = (got - (1.0 + t)).abs().max().item<double>();
         if (diff != 0.0) sink.add(WrongValue(t, "ones + t", mps, diff, "first op of the process"));
@@ -759,7 +759,7 @@ TEST(MpsAllocator, RandomSizedAllocFillSumFreeFromEightThreadsIsExactAndReturnsM
 std::string CudaInitRound(int /*round*/) {
   const c10::Device cuda = CudaDevice();
   return RoundReason(
-      RunOnceReleasedTogether(static_cast<int>(knobs().threads), "first .cuda()", cuda, [&](int t, ErrorSink& sink) {
+      run_once_released_together(static_cast<int>(knobs().threads), "first .cuda()", cuda, [&](int t, ErrorSink& sink) {
         const at::Tensor got = at::ones({1}, at::kFloat).to(cuda).add(t).to(at::kCPU);
         const double diff = std::abs(got.item<double>() - (1.0 + t));
         if (diff != 0.0) sink.add(WrongValue(t, "tensor(1).to(cuda) + t", cuda, diff, "first op of the process"));

@@ -213,6 +213,33 @@ TEST(Runner, WrongValueInjectedIntoOneWorkerFailsTheCheckNamingThreadIterationAn
   EXPECT_FALSE(::testing::Matches(HasNoErrors())(r.errors));
 }
 
+TEST(Runner, OneShotColdRunRecordsExceptionsAndWrongValuesPerThread) {
+  // run_once_released_together: what the first-touch repros use. Thread 1 throws a c10::Error,
+  // thread 2 records a wrong value itself; the others pass. Each error names its thread.
+  std::atomic<int> ran{0};
+  auto errors = run_once_released_together(4, "first op", c10::Device(c10::kCPU), [&](int t, ErrorSink& sink) {
+    ran.fetch_add(1);
+    TORCH_CHECK(t != 1, "cold failure in thread ", t);
+    if (t == 2) {
+      ErrorRecord e;
+      e.kind = ErrorKind::kWrongValue;
+      e.thread = t;
+      e.iteration = 0;
+      e.op = "first op";
+      e.device = "cpu";
+      e.max_abs_diff = 1.0;
+      sink.add(e);
+    }
+  });
+  EXPECT_EQ(ran.load(), 4);
+  ASSERT_EQ(errors.size(), 2u) << format_grouped(errors);
+  EXPECT_THAT(errors, HasErrorOf(ErrorKind::kException,
+                                 "exception in thread 1, iteration 0 (op first op on cpu): cold failure in thread 1"));
+  EXPECT_THAT(errors, HasErrorOf(ErrorKind::kWrongValue, "wrong value in thread 2"));
+  for (const auto& e : errors)
+    EXPECT_EQ(e.message.find('\n'), std::string::npos) << "backtrace leaked into the message";
+}
+
 TEST(Runner, CleanRunHasNoErrorsAndCountsEveryOp) {
   auto mm = make_workload("mm", c10::Device(c10::kCPU));
   RunSpec spec;

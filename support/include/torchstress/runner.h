@@ -56,6 +56,13 @@ struct RunResult {
 // Prepares `workload` for spec.threads (references first), then runs it.
 RunResult run_workload(Workload& workload, const RunSpec& spec);
 
+// Cold, one-shot runs for first-use races: each of `threads` workers runs `work` exactly once, all
+// released together by the start gate and watched by the hang watchdog. Nothing is prepared or
+// warmed up first (a workload's reference pass would warm the very caches under test), so `work`
+// checks its own result and records wrong values in `sink`; exceptions are recorded here.
+std::vector<ErrorRecord> run_once_released_together(int threads, const std::string& op, const c10::Device& device,
+                                                    const std::function<void(int thread, ErrorSink& sink)>& work);
+
 // Records the usual figures of a run as test properties and results-log fields, prefixed.
 void record_run(const RunResult& r, const std::string& prefix = "");
 
