@@ -19,7 +19,7 @@ install(DIRECTORY ${PROJECT_SOURCE_DIR}/support/include/torchstress DESTINATION 
 install(EXPORT torchstressTargets NAMESPACE torchstress:: DESTINATION ${TORCHSTRESS_INSTALL_CMAKEDIR})
 # The test-registration helpers travel with the package, so an installed consumer registers its
 # cases exactly as the suite does (tier labels, TIMEOUTs, PRE_TEST discovery).
-install(FILES ${PROJECT_SOURCE_DIR}/cmake/TorchstressTesting.cmake DESTINATION ${TORCHSTRESS_INSTALL_CMAKEDIR})
+install(FILES ${PROJECT_SOURCE_DIR}/cmake/TorchstressTesting.cmake ${PROJECT_SOURCE_DIR}/cmake/TorchstressCtestTime.cmake DESTINATION ${TORCHSTRESS_INSTALL_CMAKEDIR})
 
 # What the config file checks the consumer's LibTorch against: the library was compiled for this
 # LibTorch, ABI and backend set, and silently mixing another one fails only at link or run time.

@@ -5,6 +5,8 @@ file(STRINGS "${PROJECT_SOURCE_DIR}/support/include/torchstress/knobs.def" _ts_k
 foreach(_line IN LISTS _ts_knob_lines)
   if(_line MATCHES "^TORCHSTRESS_KNOB\\(([A-Z0-9_]+), *([a-z_]+), *\"([^\"]*)\"")
     set(_name "${CMAKE_MATCH_1}")
+    set(TORCHSTRESS_KIND_${_name} "${CMAKE_MATCH_2}")
+    list(APPEND TORCHSTRESS_KNOB_NAMES "${_name}")
     set(_value "${CMAKE_MATCH_3}")
     if(DEFINED ENV{TORCHSTRESS_${_name}} AND NOT "$ENV{TORCHSTRESS_${_name}}" STREQUAL "")
       set(_value "$ENV{TORCHSTRESS_${_name}}")

@@ -3,14 +3,40 @@
 # watchdog reports hangs first).
 #
 #   torchstress_add_test_binary(<name> SOURCES <files...>)
-#   torchstress_test_group(<name> FILTER <gtest pattern> LABELS <labels...> TIMEOUT <seconds> [GPU [GPUS n]])
-#   torchstress_test_group(<name> REST LABELS <labels...> TIMEOUT <seconds> [GPU])
+#   torchstress_test_group(<name> FILTER <gtest pattern> LABELS <labels...> TIMEOUT <expr> [GPU [GPUS n]]
+#                          [DEVICE_LABELS <backend labels>])
+#   torchstress_test_group(<name> REST LABELS <labels...> TIMEOUT <expr> [GPU])
+#
+# TIMEOUT <expr>: seconds, as an expression over count and seconds knobs, e.g.
+# "SOAK_SECONDS + STALL_SECONDS + 120"; evaluated when ctest runs (see TorchstressCtestTime.cmake).
 #
 # REST takes every case of the binary that no FILTER group claimed, so a new test can never
-# fall through unregistered. Labels: quick, stress, soak, isolation, bench, regression, selftest
-# (none is a substring of another, so `ctest -L quick` selects exactly the quick tier).
+# fall through unregistered. Tier labels: quick, stress, soak, isolation, bench, regression,
+# selftest; backend labels: cpu, cuda, mps, multigpu (none is a substring of another, so
+# `ctest -L quick` selects exactly the quick tier and `ctest -L cuda` every CUDA test).
 
 set(TORCHSTRESS_RESULTS_DIR_DEFAULT "${PROJECT_BINARY_DIR}/results")
+
+# torchstress_timeout_expr(<out> <expr>): evaluates a TIMEOUT expression over knob names, e.g.
+# "SOAK_SECONDS + STALL_SECONDS + 120", with the configure-time values (seconds knobs in whole
+# seconds). The same expression is evaluated again when ctest runs, with the knobs in force then
+# (cmake/TorchstressCtestTime.cmake), so a longer soak is never killed by a stale TIMEOUT.
+function(torchstress_timeout_expr out expr)
+  set(e "${expr}")
+  string(REGEX MATCHALL "[A-Z][A-Z0-9_]+" names "${expr}")
+  foreach(n IN LISTS names)
+    if(TORCHSTRESS_KIND_${n} STREQUAL "seconds")
+      torchstress_seconds(v ${n})
+    elseif(TORCHSTRESS_KIND_${n} STREQUAL "count")
+      set(v "${TORCHSTRESS_DEFAULT_${n}}")
+    else()
+      message(FATAL_ERROR "torchstress: TIMEOUT expression '${expr}' names ${n}, which is no seconds or count knob of knobs.def")
+    endif()
+    string(REGEX REPLACE "(^|[^A-Z0-9_])${n}([^A-Z0-9_]|$)" "\\1${v}\\2" e "${e}")
+  endforeach()
+  math(EXPR result "${e}")
+  set(${out} "${result}" PARENT_SCOPE)
+endfunction()
 
 function(torchstress_add_test_binary name)
   cmake_parse_arguments(ARG "" "" "SOURCES" ${ARGN})
@@ -21,7 +47,10 @@ function(torchstress_add_test_binary name)
 endfunction()
 
 function(torchstress_test_group name)
-  cmake_parse_arguments(ARG "REST;GPU" "FILTER;TIMEOUT;GPUS" "LABELS" ${ARGN})
+  cmake_parse_arguments(ARG "REST;GPU" "FILTER;TIMEOUT;GPUS" "LABELS;DEVICE_LABELS" ${ARGN})
+  if(NOT ARG_DEVICE_LABELS)
+    set(ARG_DEVICE_LABELS cpu cuda mps)  # runs on the device under test, whichever it is
+  endif()
   get_property(claimed TARGET ${name} PROPERTY TORCHSTRESS_CLAIMED)
   if(ARG_REST)
     set(filter "*")
@@ -41,9 +70,14 @@ function(torchstress_test_group name)
   set_property(TARGET ${name} PROPERTY TORCHSTRESS_GROUPS ${group_count})
   set(list_var "${name}_group${group_count}_TESTS")
 
+  # TIMEOUT is an expression over knob names ("SOAK_SECONDS + STALL_SECONDS + 120"): its
+  # configure-time value is the default, re-evaluated when ctest runs with the knobs then in force.
+  torchstress_timeout_expr(timeout "${ARG_TIMEOUT}")
   # (gtest_discover_tests itself marks "[  SKIPPED ]" output as a CTest skip.)
-  set(props TIMEOUT ${ARG_TIMEOUT}
-            ENVIRONMENT "TORCHSTRESS_DEFAULT_RESULTS_DIR=${TORCHSTRESS_RESULTS_DIR_DEFAULT}")
+  set(props TIMEOUT ${timeout})
+  # Where results go by default, and the build tree a repro command should name.
+  set(environment "TORCHSTRESS_DEFAULT_RESULTS_DIR=${TORCHSTRESS_RESULTS_DIR_DEFAULT}"
+                  "TORCHSTRESS_CTEST_DIR=${CMAKE_BINARY_DIR}")
   if(ARG_GPU AND TORCHSTRESS_HAVE_CUDA)
     # With `ctest --resource-spec-file`, each GPU test gets a card of its own; without a spec
     # file CTest ignores this property.
@@ -60,12 +94,17 @@ function(torchstress_test_group name)
     DISCOVERY_TIMEOUT 60
     PROPERTIES ${props})
 
-  # gtest_discover_tests flattens list-valued PROPERTIES (a test would keep one label), so the
-  # labels are applied after discovery, from the group's TEST_LIST.
-  set(label_file "${CMAKE_CURRENT_BINARY_DIR}/${name}_group${group_count}_labels.cmake")
-  file(WRITE "${label_file}"
-    "if(${list_var})\n  set_tests_properties(\${${list_var}} PROPERTIES LABELS \"${ARG_LABELS}\")\nendif()\n")
-  set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES "${label_file}")
+  # gtest_discover_tests flattens list-valued PROPERTIES (a test would keep one label or one
+  # variable), and its TIMEOUT is fixed at configure time; so labels, environment and TIMEOUT are
+  # applied after discovery, when ctest runs, by cmake/TorchstressCtestTime.cmake.
+  set(props_file "${CMAKE_CURRENT_BINARY_DIR}/${name}_group${group_count}_props.cmake")
+  file(GENERATE OUTPUT "${props_file}" CONTENT
+"include(\"${CMAKE_CURRENT_FUNCTION_LIST_DIR}/TorchstressCtestTime.cmake\")
+if(${list_var})
+  _ts_apply_group(\"\${${list_var}}\" \"${ARG_LABELS}\" \"${ARG_DEVICE_LABELS}\" \"${ARG_TIMEOUT}\" ${timeout} \"$<TARGET_FILE:${name}>\" \"${environment}\")
+endif()
+")
+  set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES "${props_file}")
 endfunction()
 
 function(torchstress_target_warnings target)

@@ -4,6 +4,7 @@
 #include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
+#include <cuda_runtime_api.h>
 
 #include <optional>
 
@@ -12,6 +13,13 @@ namespace torchstress {
 int cuda_device_count() { return static_cast<int>(c10::cuda::device_count()); }
 
 std::string cuda_device_name(int index) { return at::cuda::getDeviceProperties(index)->name; }
+
+std::string cuda_driver_version() {
+  int v = 0;
+  const cudaError_t rc = cudaDriverGetVersion(&v);
+  if (rc != cudaSuccess || v == 0) return std::string("none (") + cudaGetErrorString(rc) + ")";
+  return std::to_string(v / 1000) + "." + std::to_string((v % 1000) / 10);
+}
 
 struct CudaPoolStreamScope::Impl {
   c10::cuda::CUDAStreamGuard guard;

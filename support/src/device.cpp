@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <torch/version.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <mutex>
@@ -23,9 +24,14 @@ namespace {
 BackendAvailability probe() {
   BackendAvailability a;
 #if TORCHSTRESS_HAVE_CUDA
-  a.cuda_devices = cuda_device_count();
-  a.cuda = a.cuda_devices > 0;
-  if (!a.cuda) a.cuda_reason = "LibTorch has CUDA but no CUDA device is visible";
+  try {
+    a.cuda_devices = cuda_device_count();
+    a.cuda = a.cuda_devices > 0;
+    if (!a.cuda) a.cuda_reason = "LibTorch has CUDA but no CUDA device is visible";
+  } catch (const std::exception& e) {  // a broken driver or runtime: unavailable, with why
+    a.cuda_reason = fmt::format("CUDA failed to initialise: {}", e.what());
+    if (const auto nl = a.cuda_reason.find('\n'); nl != std::string::npos) a.cuda_reason.resize(nl);
+  }
 #else
   a.cuda_reason = "this LibTorch was built without CUDA";
 #endif
@@ -78,6 +84,42 @@ bool backend_available(Backend backend, std::string* reason) {
       return a.mps;
   }
   return false;
+}
+
+const char* backend_name(Backend backend) {
+  switch (backend) {
+    case Backend::kCpu:
+      return "cpu";
+    case Backend::kCuda:
+      return "cuda";
+    case Backend::kMps:
+      return "mps";
+  }
+  return "unknown";
+}
+
+bool backend_required(const std::string& name) {
+  const auto& req = knobs().require;
+  return std::find(req.begin(), req.end(), name) != req.end();
+}
+
+std::string requested_device_problem() {
+  const std::string spec = knobs().device_spec;
+  if (spec == "auto" || spec == "cpu") return "";
+  const auto& a = availability();
+  std::string why;
+  if (spec == "mps" && !a.mps) why = a.mps_reason;
+  if (spec.rfind("cuda", 0) == 0) {
+    const int index = spec.size() > 5 ? std::stoi(spec.substr(5)) : 0;
+    if (!a.cuda) {
+      why = a.cuda_reason;
+    } else if (index >= a.cuda_devices) {
+      why = fmt::format("this process sees {} CUDA device(s)", a.cuda_devices);
+    }
+  }
+  if (why.empty()) return "";
+  return fmt::format("torchstress: TORCHSTRESS_DEVICE='{}' is not available here ({}); accepted: auto, cpu, or a device this machine has ({})",
+                     spec, why, a.cuda ? fmt::format("cuda:0..cuda:{}", a.cuda_devices - 1) : (a.mps ? "mps" : "none"));
 }
 
 c10::Device device_under_test() {

@@ -1,8 +1,14 @@
 #include "torchstress/error_sink.h"
 
+#include <c10/util/Backtrace.h>
 #include <fmt/format.h>
 
+#include "torchstress/results.h"
+
 namespace torchstress {
+namespace {
+constexpr size_t kBacktracesPerSink = 3;  // symbolising a stack costs milliseconds: only the first few
+}  // namespace
 
 const char* to_string(ErrorKind kind) {
   switch (kind) {
@@ -38,8 +44,19 @@ std::string ErrorRecord::describe() const {
 }
 
 void ErrorSink::add(ErrorRecord record) {
+  size_t seen = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    seen = ++total_;
+  }
+  // The first few failures of a run carry the C++ stack of the thread that recorded them (the
+  // worker's, for wrong values; the throw site's, for c10::Error), into the results for the report.
+  const bool from_worker = record.kind != ErrorKind::kStall && record.kind != ErrorKind::kGate;
+  if (from_worker && seen <= kBacktracesPerSink) {
+    if (record.backtrace.empty()) record.backtrace = c10::get_backtrace(/*frames_to_skip=*/1, /*max_frames=*/32);
+    results_log().attach_backtrace(record.describe(), record.backtrace);
+  }
   std::lock_guard<std::mutex> lock(mu_);
-  ++total_;
   size_t& n = counts_[to_string(record.kind)];
   ++n;
   if (n <= keep_per_kind_) errors_.push_back(std::move(record));

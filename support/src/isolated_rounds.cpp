@@ -92,7 +92,7 @@ std::string sanitizer_crash(const std::string& text) {
 RoundOutcome classify(int round, int wait_status, const std::string& child_stderr) {
   RoundOutcome o;
   o.round = round;
-  o.stderr_tail = tail_lines(child_stderr, 15);
+  o.stderr_tail = tail_lines(child_stderr, 40);
   o.crash_signature = describe_crash_match(child_stderr);
   const std::string reason = find_reason(child_stderr);
   if (WIFSIGNALED(wait_status)) {
@@ -178,7 +178,8 @@ RoundsSummary run_isolated_rounds(int rounds, const RoundBody& body) {
                              .add("round", round)
                              .add("status", to_string(o.status))
                              .add("detail", o.detail)
-                             .add("crash_signature", o.crash_signature));
+                             .add("crash_signature", o.crash_signature)
+                             .add("stderr_tail", o.status == RoundStatus::kPassed ? std::string() : o.stderr_tail));
     if (o.status == RoundStatus::kPassed) ++s.passed;
     s.rounds.push_back(std::move(o));
   }

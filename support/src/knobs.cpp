@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <mutex>
 #include <regex>
@@ -93,6 +94,18 @@ std::vector<long> parse_count_list(const std::string& variable, const std::strin
   return out;
 }
 
+std::vector<std::string> parse_backend_list(const std::string& variable, const std::string& text) {
+  static const std::regex re("^((cuda|mps|multigpu)(,(cuda|mps|multigpu))*)?$");
+  if (!std::regex_match(text, re)) reject(variable, text, "empty, or a comma-separated subset of cuda, mps, multigpu");
+  std::vector<std::string> out;
+  for (size_t start = 0; start < text.size();) {
+    const size_t comma = std::min(text.find(',', start), text.size());
+    out.push_back(text.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return out;
+}
+
 Knobs load_knobs_from_environment() {
   Knobs k;
   // Read every knob of knobs.def as text first, then convert each by its kind.
@@ -122,6 +135,10 @@ Knobs load_knobs_from_environment() {
   {
     auto [var, t] = text("DEVICE");
     k.device_spec = parse_device_spec(var, t);
+  }
+  {
+    auto [var, t] = text("REQUIRE");
+    k.require = parse_backend_list(var, t);
   }
   k.threads = count("THREADS");
   k.smoke_iterations = count("SMOKE_ITERATIONS");
@@ -172,6 +189,17 @@ Knobs load_knobs_from_environment() {
     if (k.regression_scale <= 0.0) reject(var, t, "a fraction > 0 and <= 1");
   }
   return k;
+}
+
+int print_numeric_knobs() {
+  for (const auto& v : knobs().all) {
+    const std::string var = "TORCHSTRESS_" + v.name;
+    if (v.kind == "count") std::printf("%s=%ld\n", v.name.c_str(), parse_count(var, v.text));
+    if (v.kind == "seconds") {
+      std::printf("%s=%.0f\n", v.name.c_str(), std::ceil(parse_seconds(var, v.text).count()));
+    }
+  }
+  return 0;
 }
 
 const Knobs& knobs() { return storage(); }

@@ -20,6 +20,15 @@ std::string json_number(double v) {
   if (!std::isfinite(v)) return "null";
   return fmt::format("{:.10g}", v);
 }
+
+std::string json_string_array(const std::vector<std::string>& items) {
+  std::string out = "[";
+  for (const auto& item : items) {
+    if (out.size() > 1) out += ',';
+    out.append("\"").append(json_escape(item)).append("\"");
+  }
+  return out + "]";
+}
 }  // namespace
 
 JsonLine& JsonLine::add(const std::string& key, const std::string& value) {
@@ -91,6 +100,18 @@ std::map<std::string, std::string> ResultsLog::take_properties() {
   return out;
 }
 
+void ResultsLog::attach_backtrace(const std::string& what, const std::string& backtrace) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (backtraces_.size() < kMaxBacktraces) backtraces_.push_back(what + "\n" + backtrace);
+}
+
+std::vector<std::string> ResultsLog::take_backtraces() {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto out = std::move(backtraces_);
+  backtraces_.clear();
+  return out;
+}
+
 std::string current_test_name() {
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
   return info ? fmt::format("{}.{}", info->test_suite_name(), info->name()) : "";
@@ -100,6 +121,7 @@ void ResultsListener::OnTestStart(const ::testing::TestInfo& info) {
   failures_.clear();
   skip_reason_.clear();
   results_log().take_properties();
+  results_log().take_backtraces();
   results_log().append(
       JsonLine().add("type", "start").add("name", fmt::format("{}.{}", info.test_suite_name(), info.name())));
 }
@@ -122,12 +144,8 @@ void ResultsListener::OnTestEnd(const ::testing::TestInfo& info) {
     props.append("\"").append(json_escape(k)).append("\":").append(v);
   }
   props += '}';
-  std::string failures = "[";
-  for (const auto& f : failures_) {
-    if (failures.size() > 1) failures += ',';
-    failures.append("\"").append(json_escape(f)).append("\"");
-  }
-  failures += ']';
+  const std::string failures = json_string_array(failures_);
+  const std::string backtraces = json_string_array(results_log().take_backtraces());
   results_log().append(JsonLine()
                            .add("type", "test")
                            .add("name", fmt::format("{}.{}", info.test_suite_name(), info.name()))
@@ -136,7 +154,8 @@ void ResultsListener::OnTestEnd(const ::testing::TestInfo& info) {
                            .add("device", device_label(device_under_test()))
                            .add("skip_reason", skip_reason_)
                            .add_raw("properties", props)
-                           .add_raw("failures", failures));
+                           .add_raw("failures", failures)
+                           .add_raw("backtraces", backtraces));
 }
 
 }  // namespace torchstress

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <string>
@@ -15,13 +16,29 @@
 #include "torchstress/isolated_rounds.h"
 #include "torchstress/knobs.h"
 #include "torchstress/log.h"
+#include "torchstress/provenance.h"
 #include "torchstress/results.h"
 #include "torchstress/subprocess.h"
+
+namespace {
+
+// {"TORCHSTRESS_THREADS":"4", ...}: the knobs a repro command must set again.
+std::string overridden_knobs_json() {
+  torchstress::JsonLine line;
+  for (const auto& v : torchstress::knobs().all) {
+    if (v.overridden) line.add("TORCHSTRESS_" + v.name, v.text);
+  }
+  return line.str();
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   bool listing = false;
   bool child = false;
+  bool print_knobs = false;
   for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--torchstress_print_knobs") == 0) print_knobs = true;
     if (std::strncmp(argv[i], "--gtest_list_tests", 18) == 0) listing = true;
     if (std::strncmp(argv[i], "--gtest_internal_run_death_test", 31) == 0) child = true;
   }
@@ -40,7 +57,15 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", e.what());
     return torchstress::kExitUsage;
   }
+  if (print_knobs) return torchstress::print_numeric_knobs();  // CTest reads its TIMEOUTs from this
   if (listing) return RUN_ALL_TESTS();
+  // A device asked for by name must exist: a run for CUDA never passes by skipping every CUDA test.
+  if (!child) {
+    if (const std::string problem = torchstress::requested_device_problem(); !problem.empty()) {
+      std::fprintf(stderr, "%s\n", problem.c_str());
+      return torchstress::kExitUsage;
+    }
+  }
 
   if (!child) {
     auto log = torchstress::logger("main");
@@ -56,6 +81,7 @@ int main(int argc, char** argv) {
       log->warn("fault injection active: TORCHSTRESS_INJECT={} (a test aid: failures are expected)",
                 torchstress::knobs().inject);
     }
+    const char* build_dir = std::getenv("TORCHSTRESS_CTEST_DIR");  // set by CTest: repro commands use it
     auto& results = torchstress::results_log();
     results.open(torchstress::knobs().results_dir, std::filesystem::path(argv[0]).filename().string());
     results.append(torchstress::JsonLine()
@@ -66,7 +92,11 @@ int main(int argc, char** argv) {
                        .add("inventory", torchstress::inventory_summary())
                        .add("cuda_streams", torchstress::to_string(torchstress::knobs().cuda_streams))
                        .add("sync", torchstress::to_string(torchstress::knobs().sync))
-                       .add("inject", torchstress::knobs().inject));
+                       .add("inject", torchstress::knobs().inject)
+                       .add("executable", torchstress::self_executable())
+                       .add("build_dir", build_dir ? build_dir : "")
+                       .add_raw("knobs", overridden_knobs_json())
+                       .add_raw("provenance", torchstress::provenance_json()));
     ::testing::UnitTest::GetInstance()->listeners().Append(new torchstress::ResultsListener);
   }
   return RUN_ALL_TESTS();

@@ -11,16 +11,18 @@
 #include "torchstress/knobs.h"
 #include "torchstress/matchers.h"
 #include "torchstress/runner.h"
+#include "torchstress/skip.h"
 
 namespace torchstress {
 namespace {
 
-#define TORCHSTRESS_SKIP_UNLESS_TWO_GPUS()                                                                        \
-  do {                                                                                                            \
-    if (availability().cuda_devices < 2) {                                                                        \
-      GTEST_SKIP() << fmt::format("needs 2 CUDA devices, this process sees {} ({})", availability().cuda_devices, \
-                                  availability().cuda ? "one card" : availability().cuda_reason);                 \
-    }                                                                                                             \
+#define TORCHSTRESS_SKIP_UNLESS_TWO_GPUS()                                                                          \
+  do {                                                                                                              \
+    if (availability().cuda_devices < 2) {                                                                          \
+      TORCHSTRESS_SKIP_BACKEND("multigpu", fmt::format("needs 2 CUDA devices, this process sees {} ({})",           \
+                                                       availability().cuda_devices,                                 \
+                                                       availability().cuda ? "one card" : availability().cuda_reason)); \
+    }                                                                                                               \
   } while (0)
 
 const std::vector<c10::Device> kTwoCards = {c10::Device("cuda:0"), c10::Device("cuda:1")};

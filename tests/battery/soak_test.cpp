@@ -9,6 +9,7 @@
 #include "torchstress/log.h"
 #include "torchstress/matchers.h"
 #include "torchstress/runner.h"
+#include "torchstress/skip.h"
 
 namespace torchstress {
 namespace {
@@ -39,8 +40,8 @@ void RunSoak(std::chrono::duration<double> duration) {
 TEST(Soak, EightThreads60s) { RunSoak(knobs().soak_seconds); }
 TEST(Soak, EightThreads60sPoolStreamPerThread) {
   if (!device_under_test().is_cuda()) {
-    GTEST_SKIP() << "stream policies apply to CUDA only; the device under test is "
-                 << device_label(device_under_test());
+    TORCHSTRESS_SKIP_BACKEND("cuda", "stream policies apply to CUDA only; the device under test is " +
+                                         device_label(device_under_test()));
   }
   ScopedKnobs per_thread([](Knobs& k) { k.cuda_streams = StreamPolicy::kPerThread; });
   RunSoak(knobs().soak_seconds);

@@ -533,7 +533,7 @@ TEST(MpsSynchronize, DeviceSyncInOneThreadWhileThreeEncodeKeepsResultsCorrect) {
   record_run(r);
   EXPECT_THAT(r.errors, HasNoErrors());
 #else
-  GTEST_SKIP() << "needs torch::mps::synchronize (torch/mps.h, LibTorch 2.1+)";
+  TORCHSTRESS_SKIP_BACKEND("mps", "needs torch::mps::synchronize (torch/mps.h, LibTorch 2.1+)");
 #endif
 }
 
@@ -696,7 +696,7 @@ TEST(MpsGraphCache, EmptyCacheInOneThreadWhileFourBuildNewGraphsKeepsResultsCorr
   record_run(r);
   EXPECT_THAT(r.errors, HasNoErrors());
 #else
-  GTEST_SKIP() << "needs at::detail::getMPSHooks().emptyCache() (ATen/detail/MPSHooksInterface.h, LibTorch 2.1+)";
+  TORCHSTRESS_SKIP_BACKEND("mps", "needs at::detail::getMPSHooks().emptyCache() (ATen/detail/MPSHooksInterface.h, LibTorch 2.1+)");
 #endif
 }
 

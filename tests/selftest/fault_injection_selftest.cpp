@@ -7,6 +7,7 @@
 #include <map>
 #include <string>
 
+#include "torchstress/device.h"
 #include "torchstress/exit_codes.h"
 #include "torchstress/subprocess.h"
 
@@ -26,6 +27,7 @@ const std::map<std::string, std::string> kSmallRun = {{"TORCHSTRESS_DEVICE", "cp
                                                       {"TORCHSTRESS_STALL_SECONDS", "2"},
                                                       {"TORCHSTRESS_RESULTS_DIR", ""},
                                                       {"TORCHSTRESS_INJECT", ""},
+                                                      {"TORCHSTRESS_REQUIRE", ""},
                                                       {"TORCHSTRESS_INJECT_ROUND", ""}};
 
 ChildResult RunBattery(const std::string& test, std::map<std::string, std::string> env) {
@@ -114,13 +116,46 @@ TEST(BadInput, EachBadKnobExitsWithCode2AndOneLineBeforeAnyTestRuns) {
   const std::vector<std::pair<std::string, std::string>> cases = {{"TORCHSTRESS_DEVICE", "gpu"},
                                                                   {"TORCHSTRESS_THREADS", "-3"},
                                                                   {"TORCHSTRESS_SOAK_SECONDS", "abc"},
-                                                                  {"TORCHSTRESS_INJECT", "explode"}};
+                                                                  {"TORCHSTRESS_INJECT", "explode"},
+                                                                  {"TORCHSTRESS_REQUIRE", "gpu"}};
   for (const auto& [var, value] : cases) {
     ChildResult r = RunBattery("Stress.LayerNorm", {{var, value}});
     EXPECT_EQ(r.exit_code, kExitUsage) << var << "=" << value << ": " << r.describe();
     EXPECT_THAT(r.output, HasSubstr(var + "='" + value + "' is not accepted; accepted: "));
     EXPECT_THAT(r.output, Not(HasSubstr("[ RUN      ]")));
     EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+  }
+}
+
+// A run asked for a device this machine lacks stops before any test, so it cannot pass by skipping.
+TEST(RequiredBackend, RequestedDeviceThatIsAbsentExitsWithCode2AndOneLineBeforeAnyTest) {
+  std::vector<std::string> absent = {"cuda:99"};  // no machine here has 100 cards
+  if (!availability().cuda) absent.push_back("cuda");
+  if (!availability().mps) absent.push_back("mps");
+  for (const auto& device : absent) {
+    ChildResult r = RunBattery("ParallelCPU.TwoThreads", {{"TORCHSTRESS_DEVICE", device}});
+    EXPECT_EQ(r.exit_code, kExitUsage) << device << ": " << r.describe() << "\n" << r.output;
+    EXPECT_THAT(r.output, HasSubstr("TORCHSTRESS_DEVICE='" + device + "' is not available here"));
+    EXPECT_THAT(r.output, Not(HasSubstr("[ RUN      ]")));
+    EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+  }
+}
+
+// TORCHSTRESS_REQUIRE turns each absent backend's loud skip into a failure naming the backend.
+TEST(RequiredBackend, RequiredButAbsentBackendFailsItsTestsInsteadOfSkipping) {
+  std::vector<std::pair<std::string, std::string>> cases;  // backend, a test of that backend
+  if (!availability().cuda) cases.emplace_back("cuda", "ParallelCUDA.TwoThreads");
+  if (!availability().mps) cases.emplace_back("mps", "ParallelMPS.TwoThreads");
+  if (availability().cuda_devices < 2) cases.emplace_back("multigpu", "MultiGPU.*");
+  ASSERT_FALSE(cases.empty()) << "every backend is present: nothing to prove on this machine";
+  for (const auto& [backend, test] : cases) {
+    ChildResult skipped = RunBattery(test, {});
+    EXPECT_EQ(skipped.exit_code, 0) << backend << ": " << skipped.output;
+    EXPECT_THAT(skipped.output, HasSubstr("[  SKIPPED ]"));
+    ChildResult failed = RunBattery(test, {{"TORCHSTRESS_REQUIRE", backend}});
+    EXPECT_EQ(failed.exit_code, 1) << backend << ": " << failed.describe() << "\n" << failed.output;
+    EXPECT_THAT(failed.output, HasSubstr("required backend " + backend + " (TORCHSTRESS_REQUIRE) cannot run here"));
+    EXPECT_THAT(failed.output, HasSubstr("[  FAILED  ]"));
   }
 }
 

@@ -10,6 +10,8 @@ namespace torchstress {
 
 int cuda_device_count();
 std::string cuda_device_name(int index);
+// "13.0" from cudaDriverGetVersion, or "none (<why>)" when no driver answers.
+std::string cuda_driver_version();
 
 // Makes `this thread` use a stream from the pool on `device` until destroyed (per-thread policy).
 class CudaPoolStreamScope {

@@ -29,6 +29,16 @@ c10::Device device_under_test();
 // Whether `backend` can run here; `reason` is filled when it cannot.
 bool backend_available(Backend backend, std::string* reason);
 
+// "cpu", "cuda", "mps": the names TORCHSTRESS_REQUIRE uses.
+const char* backend_name(Backend backend);
+
+// Whether TORCHSTRESS_REQUIRE names `name` (cuda, mps, multigpu): its tests must run, not skip.
+bool backend_required(const std::string& name);
+
+// Empty when the device TORCHSTRESS_DEVICE asks for can run here; otherwise the one-line error
+// (naming the value and what is accepted) that stops the binary with exit code 2.
+std::string requested_device_problem();
+
 // "cpu", "cuda:0", "mps".
 std::string device_label(const c10::Device& d);
 

@@ -37,10 +37,13 @@ std::string parse_device_spec(const std::string& variable, const std::string& te
 StreamPolicy parse_stream_policy(const std::string& variable, const std::string& text);
 SyncPolicy parse_sync_policy(const std::string& variable, const std::string& text);
 std::vector<long> parse_count_list(const std::string& variable, const std::string& text);
+// "cuda,multigpu" -> {"cuda", "multigpu"}; empty text -> none. Accepted names: cuda, mps, multigpu.
+std::vector<std::string> parse_backend_list(const std::string& variable, const std::string& text);
 
 // The effective knob values of this process.
 struct Knobs {
   std::string device_spec;
+  std::vector<std::string> require;  // backends whose skips are failures (TORCHSTRESS_REQUIRE)
   long threads;
   long smoke_iterations;
   long layernorm_iterations;
@@ -78,6 +81,11 @@ void set_knobs(Knobs k);
 
 // Scales an upstream repro's iteration count by REGRESSION_SCALE, never below 1.
 long scaled(long upstream_count);
+
+// Prints NAME=<whole number> for every count knob and every seconds knob (rounded up), as in
+// force now; CTest evaluates the TIMEOUT expressions of cmake/TorchstressTesting.cmake with
+// them when it runs (so a 2 h soak gets a 2 h TIMEOUT). Returns the exit code (0).
+int print_numeric_knobs();
 
 const char* to_string(StreamPolicy p);
 const char* to_string(SyncPolicy p);

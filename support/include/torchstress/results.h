@@ -50,6 +50,12 @@ class ResultsLog {
   void record(const std::string& key, double value);
   std::map<std::string, std::string> take_properties();
 
+  // A worker failure's C++ backtrace (`what` is its one-line description), written with the
+  // current test's result as "backtraces"; at most kMaxBacktraces per test.
+  void attach_backtrace(const std::string& what, const std::string& backtrace);
+  std::vector<std::string> take_backtraces();
+  static constexpr size_t kMaxBacktraces = 5;
+
  private:
   bool enabled_ = false;
   int fd_ = -1;
@@ -57,6 +63,7 @@ class ResultsLog {
   std::string binary_;
   std::mutex mu_;
   std::map<std::string, std::string> properties_;  // raw JSON values by key
+  std::vector<std::string> backtraces_;
 };
 
 ResultsLog& results_log();

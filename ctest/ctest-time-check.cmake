@@ -1,0 +1,83 @@
+# cmake -DCTEST=<ctest> -DBUILD_DIR=<build> -P ctest-time-check.cmake
+# Proves, without running any test, that (1) the TIMEOUT ctest applies to the soak follows
+# TORCHSTRESS_SOAK_SECONDS as set when ctest runs, and (2) backend labels name each test's backend.
+cmake_minimum_required(VERSION 3.25)
+
+# The JSON of `ctest --show-only=json-v1` for the tests matching `regex`, under `env` (VAR=value).
+function(show_only out regex)
+  execute_process(COMMAND ${CMAKE_COMMAND} -E env ${ARGN} ${CTEST} --test-dir ${BUILD_DIR} -R "${regex}" --show-only=json-v1
+    OUTPUT_VARIABLE json RESULT_VARIABLE rc ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "ctest --show-only failed (${rc}): ${err}")
+  endif()
+  set(${out} "${json}" PARENT_SCOPE)
+endfunction()
+
+# Value of property `prop` of test `name` in `json` (a list for LABELS).
+function(test_property out json name prop)
+  string(JSON n LENGTH "${json}" tests)
+  math(EXPR last "${n} - 1")
+  foreach(i RANGE ${last})
+    string(JSON tname GET "${json}" tests ${i} name)
+    if(tname STREQUAL name)
+      string(JSON np LENGTH "${json}" tests ${i} properties)
+      math(EXPR plast "${np} - 1")
+      foreach(j RANGE ${plast})
+        string(JSON pname GET "${json}" tests ${i} properties ${j} name)
+        if(pname STREQUAL prop)
+          string(JSON type TYPE "${json}" tests ${i} properties ${j} value)
+          if(type STREQUAL "ARRAY")
+            set(values "")
+            string(JSON nv LENGTH "${json}" tests ${i} properties ${j} value)
+            math(EXPR vlast "${nv} - 1")
+            foreach(k RANGE ${vlast})
+              string(JSON v GET "${json}" tests ${i} properties ${j} value ${k})
+              list(APPEND values "${v}")
+            endforeach()
+            set(${out} "${values}" PARENT_SCOPE)
+          else()
+            string(JSON v GET "${json}" tests ${i} properties ${j} value)
+            set(${out} "${v}" PARENT_SCOPE)
+          endif()
+          return()
+        endif()
+      endforeach()
+    endif()
+  endforeach()
+  message(FATAL_ERROR "test ${name} or its property ${prop} is not in ctest's list")
+endfunction()
+
+# (1) TIMEOUT follows the soak duration in force when ctest runs.
+set(soak "Soak.EightThreads60s")
+foreach(seconds 600 7200)
+  show_only(json "^${soak}$" TORCHSTRESS_SOAK_SECONDS=${seconds})
+  test_property(timeout "${json}" ${soak} TIMEOUT)
+  string(REGEX REPLACE "\\.0*$" "" timeout_${seconds} "${timeout}")  # JSON prints 750.0
+  message(STATUS "TORCHSTRESS_SOAK_SECONDS=${seconds}: TIMEOUT ${timeout_${seconds}}")
+  if(timeout_${seconds} LESS_EQUAL seconds)
+    message(FATAL_ERROR "a ${seconds} s soak would be killed by ctest at ${timeout_${seconds}} s")
+  endif()
+endforeach()
+math(EXPR grew "${timeout_7200} - ${timeout_600}")
+if(NOT grew EQUAL 6600)
+  message(FATAL_ERROR "TIMEOUT grew by ${grew} s for 6600 more seconds of soak")
+endif()
+
+# (2) Backend labels beside the tier labels.
+show_only(json "^(ParallelCPU|ParallelCUDA|ParallelMPS)\\.TwoThreads$|^Stress\\.LayerNorm$|^MultiGPU\\.")
+foreach(check "ParallelCPU.TwoThreads:cpu" "ParallelCUDA.TwoThreads:cuda" "ParallelMPS.TwoThreads:mps"
+              "Stress.LayerNorm:cuda" "Stress.LayerNorm:cpu" "Stress.LayerNorm:quick"
+              "MultiGPU.ThreadsSpreadOverTwoCardsEachGetTheirOwnCorrectResults:multigpu")
+  string(REPLACE ":" ";" parts "${check}")
+  list(GET parts 0 name)
+  list(GET parts 1 label)
+  test_property(labels "${json}" ${name} LABELS)
+  if(NOT label IN_LIST labels)
+    message(FATAL_ERROR "${name} lacks label ${label} (has: ${labels})")
+  endif()
+endforeach()
+test_property(labels "${json}" ParallelCUDA.TwoThreads LABELS)
+if("cpu" IN_LIST labels)
+  message(FATAL_ERROR "ParallelCUDA.TwoThreads is labelled cpu (has: ${labels})")
+endif()
+message(STATUS "TIMEOUT follows TORCHSTRESS_SOAK_SECONDS (${timeout_600} s at 600, ${timeout_7200} s at 7200); backend labels present")
