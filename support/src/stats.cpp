@@ -19,6 +19,15 @@ double binomial_cdf(int k, int n, double p) {
   return sum;
 }
 
+// The q-quantile of sorted values, interpolating linearly between order statistics (type 7).
+double quantile(const std::vector<double>& sorted, double q) {
+  const double pos = q * static_cast<double>(sorted.size() - 1);
+  const size_t lo = static_cast<size_t>(pos);
+  const double frac = pos - static_cast<double>(lo);
+  if (frac == 0.0 || lo + 1 >= sorted.size()) return sorted[lo];  // exact: no 0 * inf
+  return sorted[lo] + frac * (sorted[lo + 1] - sorted[lo]);
+}
+
 }  // namespace
 
 double failure_rate_upper_bound(int failures, int trials, double confidence) {
@@ -41,11 +50,12 @@ Summary summarize(std::vector<double> v) {
   Summary s;
   if (v.empty()) return s;
   std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  s.median = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+  s.samples = static_cast<int>(v.size());
+  s.median = quantile(v, 0.5);
   s.min = v.front();
   s.max = v.back();
-  s.spread = s.median > 0 ? (s.max - s.min) / s.median : 0.0;
+  s.iqr = quantile(v, 0.75) - quantile(v, 0.25);
+  s.spread = s.median > 0 ? s.iqr / s.median : 0.0;
   return s;
 }
 

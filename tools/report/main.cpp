@@ -1,6 +1,6 @@
 // torchstress_report: turns a run's results (the *.jsonl files the tests append) into report.md,
-// report.json and chart.svg, and optionally compares with a baseline report.json for release
-// gating.
+// details.md (each failure in full: texts, backtraces, repro), report.json and chart.svg, and
+// optionally compares with a baseline report.json for release gating.
 //
 //   torchstress_report --results DIR --out DIR [--baseline OLD/report.json] [--host NAME]
 //
@@ -32,7 +32,7 @@ const char* kShortUsage =
 const char* kUsage =
     "usage: torchstress_report --results DIR --out DIR [--baseline OLD/report.json] [--host NAME]\n"
     "  --results DIR   folder holding the run's results-*.jsonl (TORCHSTRESS_RESULTS_DIR)\n"
-    "  --out DIR       where report.md, report.json and chart.svg are written (created if needed)\n"
+    "  --out DIR       where report.md, details.md, report.json and chart.svg are written (created if needed)\n"
     "  --baseline F    an earlier report.json: adds 'Changes since baseline'; exit 1 on any regression\n"
     "  --host NAME     machine name for the report (default: this machine's hostname)\n"
     "exit: 0 written, 1 regression against the baseline, 2 bad arguments or unreadable/corrupt input\n";
@@ -107,9 +107,10 @@ int main(int argc, char** argv) {
     write_file(std::filesystem::path(out) / "report.json", report.dump(2) + "\n");
     write_file(std::filesystem::path(out) / "report.md", tsreport::render_markdown(report));
     write_file(std::filesystem::path(out) / "chart.svg", tsreport::render_svg(report));
+    write_file(std::filesystem::path(out) / "details.md", tsreport::render_details(report));
 
     const auto& s = report["summary"];
-    std::printf("torchstress_report: %s: %s\n  wrote %s/report.md, report.json, chart.svg\n",
+    std::printf("torchstress_report: %s: %s\n  wrote %s/report.md, details.md, report.json, chart.svg\n",
                 s["verdict"].str().c_str(), s["text"].str().c_str(), out.c_str());
     for (const auto& i : run.incomplete) std::printf("  INCOMPLETE %s: %s\n", i.name.c_str(), i.why.c_str());
     if (regressions > 0) {

@@ -1,4 +1,6 @@
-// Builds the report tree from a run's results, and compares it with a baseline report.
+// Builds the report tree from a run's results, one function per part of the report. The baseline
+// comparison lives in report_baseline.cpp, failure classification and repro lines in
+// report_failures.cpp, provenance in report_provenance.cpp.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -6,18 +8,67 @@
 #include <ctime>
 #include <map>
 #include <optional>
-#include <regex>
 #include <set>
 
 #include "report.h"
-#include "torchstress/crash_signatures.h"
+#include "report_internal.h"
 #include "torchstress/stats.h"
 
 namespace tsreport {
+
+// ---- shared helpers (report_internal.h) -------------------------------------------------------
+
+namespace detail {
+
+bool starts_with(const std::string& s, const std::string& p) { return s.rfind(p, 0) == 0; }
+
+std::string first_line(const std::string& s, size_t max) {
+  std::string l = s.substr(0, s.find('\n'));
+  const auto b = l.find_first_not_of(" \t\r");
+  l = b == std::string::npos ? "" : l.substr(b, l.find_last_not_of(" \t\r") - b + 1);
+  if (l.size() > max) l = l.substr(0, max) + "...";
+  return l;
+}
+
+std::string pct(double v) { return fmt::format("{:.1f}%", 100.0 * v); }
+
+std::string join_distinct(const std::vector<std::string>& values) {
+  std::vector<std::string> seen;
+  for (const auto& v : values) {
+    if (!v.empty() && std::find(seen.begin(), seen.end(), v) == seen.end()) seen.push_back(v);
+  }
+  std::string out;
+  for (const auto& v : seen) out += (out.empty() ? "" : " / ") + v;
+  return out;
+}
+
+std::optional<double> prop(const TestRecord& t, const std::string& key) {
+  const Json& v = t.properties[key];
+  if (v.is_number()) return v.num();
+  return std::nullopt;
+}
+
+Json opt(std::optional<double> v) { return v ? Json(*v) : Json(); }
+
+std::string scalar_text(const Json& v) {
+  if (v.is_string()) return v.str();
+  if (v.is_number()) {
+    const double d = v.num();
+    return d == std::floor(d) && std::fabs(d) < 1e15 ? fmt::format("{:.0f}", d) : fmt::format("{:g}", d);
+  }
+  if (v.is_bool()) return v.boolean() ? "true" : "false";
+  return v.is_null() ? "" : v.dump();
+}
+
+}  // namespace detail
+
 namespace {
 
-// Throughput with no measured spread must drop by more than this to count as a regression.
-constexpr double kDefaultNoise = 0.10;
+using detail::first_line;
+using detail::join_distinct;
+using detail::opt;
+using detail::pct;
+using detail::prop;
 
 // What the seed report covers, by suite; every other test goes to the "Regression and other tests"
 // section. The label names what to run when a section is missing.
@@ -36,37 +87,16 @@ constexpr Expected kExpected[] = {
 const std::set<std::string> kCoveredSuites = {"ParallelMPS", "ParallelCUDA", "ParallelCPU",       "Soak",
                                               "Stress",      "Bench",        "TransformerEncoder"};
 
-bool starts_with(const std::string& s, const std::string& p) { return s.rfind(p, 0) == 0; }
-
-std::optional<double> prop(const TestRecord& t, const std::string& key) {
-  const Json& v = t.properties[key];
-  if (v.is_number()) return v.num();
-  return std::nullopt;
-}
-
-Json opt(std::optional<double> v) { return v ? Json(*v) : Json(); }
+// More skipped tests than this under one reason are counted, not named.
+constexpr size_t kSkipNamesListed = 5;
+// Characters of one failure text kept for details.md.
+constexpr size_t kMaxFailureText = 20000;
 
 // "400/400" -> {400, 400}
 std::optional<std::pair<long, long>> ratio(const std::string& s) {
   long a = 0, b = 0;
   if (std::sscanf(s.c_str(), "%ld/%ld", &a, &b) == 2) return std::make_pair(a, b);
   return std::nullopt;
-}
-
-std::string first_line(const std::string& s, size_t max = 300) {
-  std::string l = s.substr(0, s.find('\n'));
-  if (l.size() > max) l = l.substr(0, max) + "...";
-  return l;
-}
-
-std::string join_distinct(const std::vector<std::string>& values) {
-  std::vector<std::string> seen;
-  for (const auto& v : values) {
-    if (!v.empty() && std::find(seen.begin(), seen.end(), v) == seen.end()) seen.push_back(v);
-  }
-  std::string out;
-  for (const auto& v : seen) out += (out.empty() ? "" : " / ") + v;
-  return out;
 }
 
 std::string format_time(double t) {
@@ -77,86 +107,6 @@ std::string format_time(double t) {
   char buf[64];
   std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M %Z", &tm);
   return buf;
-}
-
-// ---- failures ---------------------------------------------------------------------------------
-
-std::string kind_of_text(const std::string& s) {
-  if (starts_with(s, "wrong value")) return "wrong value";
-  if (starts_with(s, "NaN/Inf")) return "NaN/Inf";
-  if (starts_with(s, "exception")) return "exception";
-  if (starts_with(s, "start gate")) return "start gate";
-  if (s.find(" stuck at iteration ") != std::string::npos) return "stall";
-  return "";
-}
-
-int find_int(const std::string& s, const char* pattern) {
-  std::smatch m;
-  if (std::regex_search(s, m, std::regex(pattern))) return std::stoi(m[1].str());
-  return -1;
-}
-
-Json failure_entry(const std::string& test, const std::string& classification, const std::string& text, int round,
-                   const std::string& crash_signature) {
-  Json e = Json::object();
-  e.set("test", test);
-  e.set("classification", classification);
-  e.set("round", round > 0 ? Json(round) : Json());
-  const int thread = find_int(text, R"(thread (\d+))");
-  const int iteration = find_int(text, R"(iteration (\d+))");
-  e.set("thread", thread >= 0 ? Json(thread) : Json());
-  e.set("iteration", iteration >= 0 ? Json(iteration) : Json());
-  e.set("text", first_line(text, 400));
-  std::string sig = crash_signature;
-  if (sig.empty()) sig = torchstress::describe_crash_match(text);
-  e.set("crash_signature", sig);
-  return e;
-}
-
-// Every failure of a test, classified, with its round, thread and iteration where the text says.
-std::vector<Json> classify(const TestRecord& t, const std::vector<RoundRecord>& rounds) {
-  std::vector<Json> out;
-  if (t.status == "passed" || t.status == "skipped") return out;
-  bool from_rounds = false;
-  for (const auto& r : rounds) {
-    if (r.test != t.name || r.status == "passed") continue;
-    from_rounds = true;
-    std::string cls = r.status == "crashed" ? "crash" : (r.status == "timed out" ? "timed out" : "");
-    if (cls.empty()) {
-      cls = kind_of_text(r.detail);
-      if (cls.empty()) cls = "round failed";
-    }
-    out.push_back(failure_entry(t.name, cls, r.detail.empty() ? r.status : r.detail, r.round, r.crash_signature));
-  }
-  if (t.status == "incomplete") {
-    out.push_back(failure_entry(t.name, "incomplete", t.failures.empty() ? "no result" : t.failures.front(), -1, ""));
-    return out;
-  }
-  if (from_rounds) return out;
-  for (const auto& f : t.failures) {
-    bool any = false;
-    size_t pos = 0;
-    while (pos < f.size()) {
-      size_t end = f.find('\n', pos);
-      if (end == std::string::npos) end = f.size();
-      const std::string line = f.substr(pos, end - pos);
-      pos = end + 1;
-      const auto dash = line.find("- ");
-      if (dash == std::string::npos || line.find_first_not_of(' ') != dash) continue;
-      const std::string item = line.substr(dash + 2);
-      const std::string k = kind_of_text(item);
-      if (k.empty()) continue;
-      any = true;
-      out.push_back(failure_entry(t.name, k, item, -1, ""));
-    }
-    if (!any) {
-      const std::string k = t.status == "stalled" ? "stall" : kind_of_text(f);
-      out.push_back(failure_entry(t.name, k.empty() ? "assertion" : k, f, -1, ""));
-    }
-  }
-  if (out.empty())
-    out.push_back(failure_entry(t.name, t.status == "stalled" ? "stall" : "assertion", t.status, -1, ""));
-  return out;
 }
 
 // Kinds named by the runner's "error_kinds" property ("wrong value: 3, exception: 1" or "none").
@@ -175,66 +125,9 @@ std::set<std::string> property_kinds(const TestRecord& t) {
   return kinds;
 }
 
-// ---- sections ---------------------------------------------------------------------------------
+// ---- run metadata -----------------------------------------------------------------------------
 
-Json test_status(const RunData& run, const std::string& name) {
-  Json e = Json::object();
-  e.set("name", name);
-  const TestRecord* t = run.find(name);
-  e.set("status", t ? t->status : "not run");
-  e.set("skip_reason", t ? t->skip_reason : "");
-  return e;
-}
-
-Json run_figures(const TestRecord& t) {
-  Json e = Json::object();
-  e.set("name", t.name);
-  e.set("status", t.status);
-  e.set("threads", opt(prop(t, "threads")));
-  e.set("total_ops", opt(prop(t, "total_ops")));
-  const auto threads = prop(t, "threads");
-  const auto total = prop(t, "total_ops");
-  e.set("iterations", threads && total && *threads > 0 ? Json(std::round(*total / *threads)) : Json());
-  e.set("successes", t.properties["successes"].str());
-  e.set("errors", opt(prop(t, "errors")));
-  e.set("error_kinds", t.properties["error_kinds"].str());
-  e.set("duration_s", opt(prop(t, "duration_s")));
-  e.set("ops_per_s", opt(prop(t, "ops_per_s")));
-  e.set("min_thread_ops", opt(prop(t, "min_thread_ops")));
-  e.set("max_thread_ops", opt(prop(t, "max_thread_ops")));
-  return e;
-}
-
-Json bench_section(const RunData& run, const std::string& kind, const std::string& full_test) {
-  Json out = Json::array();
-  bool have_full = false;
-  for (const auto& b : run.bench) {
-    if (b["bench"].str() == kind && b["test"].str() == full_test) have_full = true;
-  }
-  for (const auto& b : run.bench) {
-    if (b["bench"].str() != kind) continue;
-    const bool smoke = b["test"].str() != full_test;
-    if (smoke && have_full) continue;  // smoke sizes only stand in when the full benchmark did not run
-    Json e = b;
-    e.set("smoke", smoke);
-    const TestRecord* t = run.find(b["test"].str());
-    e.set("status", t ? t->status : "incomplete");
-    out.push(std::move(e));
-  }
-  return out;
-}
-
-std::string pct(double v) { return fmt::format("{:.1f}%", 100.0 * v); }
-
-}  // namespace
-
-// ---- the report -------------------------------------------------------------------------------
-
-Json build_report(const RunData& run, const std::string& host) {
-  Json r = Json::object();
-  r.set("schema", kReportSchema);
-  r.set("title", "Verification Report");
-
+Json run_meta(const RunData& run, const std::string& host) {
   std::vector<std::string> torch, device, hardware, streams, sync, inject, hosts, binaries;
   for (const auto& p : run.processes) {
     torch.push_back(p.torch);
@@ -261,48 +154,96 @@ Json build_report(const RunData& run, const std::string& host) {
   meta.set("results_dir", run.dir);
   meta.set("files", run.files.size());
   meta.set("binaries", join_distinct(binaries));
-  r.set("run", meta);
+  detail::add_provenance(meta, run);
+  return meta;
+}
 
-  // Every test, its failures classified.
-  std::map<std::string, long> counts;
-  Json tests = Json::array();
-  Json failures = Json::array();
-  for (const auto& t : run.tests) {
-    ++counts[t.status];
-    Json e = Json::object();
-    e.set("name", t.name);
-    e.set("suite", t.suite);
-    e.set("binary", t.binary);
-    e.set("status", t.status);
-    e.set("duration_s", t.duration_s);
-    e.set("skip_reason", t.skip_reason);
-    Json fl = Json::array();
-    for (const auto& f : t.failures) fl.push(first_line(f, 1000));
-    e.set("failures", fl);
-    std::set<std::string> kinds = property_kinds(t);
-    for (auto& c : classify(t, run.rounds)) {
-      kinds.insert(c["classification"].str());
-      failures.push(std::move(c));
-    }
-    Json k = Json::array();
-    for (const auto& s : kinds) k.push(s);
-    e.set("error_kinds", k);
-    tests.push(std::move(e));
+// ---- every test -------------------------------------------------------------------------------
+
+// One test's entry: its status over all repeats, its failures classified (appended to
+// `failures`), and what the Failures table and the gate need.
+Json test_entry(const RunData& run, const TestRecord& t, Json& failures) {
+  Json e = Json::object();
+  e.set("name", t.name);
+  e.set("suite", t.suite);
+  e.set("binary", t.binary);
+  e.set("status", t.status);
+  e.set("device", t.device);
+  e.set("duration_s", t.duration_s);
+  e.set("skip_reason", t.skip_reason);
+  Json fl = Json::array();
+  for (const auto& f : t.failures) fl.push(first_line(f, 1000));
+  e.set("failures", fl);
+  // The whole texts (multi-line matcher output) for details.md, capped so one runaway message
+  // cannot swell report.json.
+  Json texts = Json::array();
+  for (const auto& f : t.failures) texts.push(f.size() > kMaxFailureText ? f.substr(0, kMaxFailureText) + "\n..." : f);
+  e.set("failure_texts", texts);
+  std::set<std::string> kinds = property_kinds(t);
+  const std::vector<Json> classified = detail::classify(t, run.rounds);
+  for (const auto& c : classified) {
+    kinds.insert(c["classification"].str());
+    failures.push(c);
   }
-  r.set("tests", tests);
+  Json k = Json::array();
+  for (const auto& s : kinds) k.push(s);
+  e.set("error_kinds", k);
+  detail::add_repeat_fields(e, run, t, classified);
+  return e;
+}
 
-  const long total = static_cast<long>(run.tests.size());
-  const long bad = counts["failed"] + counts["stalled"] + counts["incomplete"];
+Json summary_counts(const Json& tests, const RunData& run) {
+  std::map<std::string, long> counts;
+  for (const auto& t : tests.elements()) ++counts[t["status"].str()];
   Json summary = Json::object();
-  summary.set("tests", total);
+  summary.set("tests", tests.size());
   for (const char* s : {"passed", "failed", "skipped", "stalled", "incomplete"}) summary.set(s, counts[s]);
   const bool incomplete = !run.incomplete.empty() || !run.warnings.empty();
+  const long bad = counts["failed"] + counts["stalled"] + counts["incomplete"];
   // A stall or a missing result leaves the run incomplete; a failed check fails it outright.
   summary.set("verdict", counts["failed"] > 0 ? "FAIL" : (incomplete || bad > 0 ? "INCOMPLETE" : "PASS"));
   summary.set("complete", !incomplete);
+  summary.set("incomplete_tests", static_cast<long>(run.incomplete.size()));
+  long repeated = 0;
+  for (const auto& t : run.tests) repeated += t.runs() > 1 ? 1 : 0;
+  summary.set("repeated_tests", repeated);
+  return summary;
+}
 
-  // Sections in the seed's order.
-  Json sections = Json::object();
+// ---- sections ---------------------------------------------------------------------------------
+
+Json test_status(const RunData& run, const std::string& name) {
+  Json e = Json::object();
+  e.set("name", name);
+  const TestRecord* t = run.find(name);
+  e.set("status", t ? t->status : "not run");
+  e.set("skip_reason", t ? t->skip_reason : "");
+  return e;
+}
+
+// Figures of the representative repeat; status and run counts of all repeats.
+Json run_figures(const TestRecord& t) {
+  Json e = Json::object();
+  e.set("name", t.name);
+  e.set("status", t.status);
+  e.set("runs", t.runs());
+  e.set("runs_text", detail::runs_text(t));
+  e.set("threads", opt(prop(t, "threads")));
+  e.set("total_ops", opt(prop(t, "total_ops")));
+  const auto threads = prop(t, "threads");
+  const auto total = prop(t, "total_ops");
+  e.set("iterations", threads && total && *threads > 0 ? Json(std::round(*total / *threads)) : Json());
+  e.set("successes", t.properties["successes"].str());
+  e.set("errors", opt(prop(t, "errors")));
+  e.set("error_kinds", t.properties["error_kinds"].str());
+  e.set("duration_s", opt(prop(t, "duration_s")));
+  e.set("ops_per_s", opt(prop(t, "ops_per_s")));
+  e.set("min_thread_ops", opt(prop(t, "min_thread_ops")));
+  e.set("max_thread_ops", opt(prop(t, "max_thread_ops")));
+  return e;
+}
+
+Json parallel_section(const RunData& run) {
   Json parallel = Json::array();
   for (const char* backend : {"MPS", "CUDA", "CPU"}) {
     Json b = Json::object();
@@ -323,23 +264,59 @@ Json build_report(const RunData& run, const std::string& host) {
     b.set("tests", ts);
     parallel.push(std::move(b));
   }
-  sections.set("parallel", parallel);
+  return parallel;
+}
 
+Json soak_section(const RunData& run) {
   Json soak = Json::array();
   for (const char* n : {"Soak.EightThreads60s", "Soak.EightThreads60sPoolStreamPerThread", "Soak.EightThreadsShort"}) {
     // The pool-stream soak applies to CUDA only; elsewhere it is a (listed) skip, not a column.
     if (const TestRecord* t = run.find(n); t && t->status != "skipped") soak.push(run_figures(*t));
   }
-  sections.set("soak", soak);
+  return soak;
+}
 
+Json stress_section(const RunData& run) {
   Json stress = Json::array();
   for (const auto& t : run.tests) {
     if (t.suite == "Stress") stress.push(run_figures(t));
   }
-  sections.set("stress", stress);
-  sections.set("scaling", bench_section(run, "scaling", "Bench.ScalingCurves"));
-  sections.set("batching", bench_section(run, "batching", "Bench.Batching"));
+  return stress;
+}
 
+Json bench_section(const RunData& run, const std::string& kind, const std::string& full_test) {
+  Json out = Json::array();
+  bool have_full = false;
+  for (const auto& b : run.bench) {
+    if (b["bench"].str() == kind && b["test"].str() == full_test) have_full = true;
+  }
+  for (const auto& b : run.bench) {
+    if (b["bench"].str() != kind) continue;
+    const bool smoke = b["test"].str() != full_test;
+    if (smoke && have_full) continue;  // smoke sizes only stand in when the full benchmark did not run
+    Json e = b;
+    e.set("smoke", smoke);
+    const TestRecord* t = run.find(b["test"].str());
+    e.set("status", t ? t->status : "incomplete");
+    out.push(std::move(e));
+  }
+  return out;
+}
+
+Json round_json(const RoundRecord& rr, const TestRecord& t) {
+  Json x = Json::object();
+  x.set("round", rr.round);
+  x.set("run", t.runs() > 1 ? Json(rr.run) : Json());
+  x.set("status", rr.status);
+  x.set("detail", rr.detail);
+  x.set("crash_signature", rr.crash_signature);
+  x.set("stderr_tail", rr.stderr_tail);
+  x.set("anchor", detail::anchor_of(t.name, t.runs() > 1 ? rr.run : 0, rr.round));
+  return x;
+}
+
+// Rounds of every repeat count: two repeats of 10 rounds are 20 trials for the bound.
+Json isolated_section(const RunData& run) {
   Json isolated = Json::array();
   for (const auto& t : run.tests) {
     if (t.suite != "TransformerEncoder") continue;
@@ -352,347 +329,379 @@ Json build_report(const RunData& run, const std::string& host) {
       if (rr.test != t.name) continue;
       ++n;
       if (rr.status == "passed") ++passed;
-      Json x = Json::object();
-      x.set("round", rr.round);
-      x.set("status", rr.status);
-      x.set("detail", rr.detail);
-      x.set("crash_signature", rr.crash_signature);
-      rounds.push(std::move(x));
+      rounds.push(round_json(rr, t));
     }
     const auto planned = prop(t, "rounds_total");
     e.set("passed", passed);
     e.set("total", n);
-    e.set("planned", planned ? Json(*planned) : Json(n));
+    e.set("planned", planned ? Json(*planned * std::max(1, t.ran())) : Json(n));
     e.set("pass_rate", n > 0 ? Json(static_cast<double>(passed) / n) : Json());
     e.set("failure_rate_upper_bound_95", torchstress::failure_rate_upper_bound(n - passed, n));
     e.set("rounds", rounds);
     isolated.push(std::move(e));
   }
-  sections.set("isolated_rounds", isolated);
-  r.set("sections", sections);
+  return isolated;
+}
 
-  // Tests no section covers (regression suites, self-tests), by binary.
+Json build_sections(const RunData& run) {
+  Json sections = Json::object();
+  sections.set("parallel", parallel_section(run));
+  sections.set("soak", soak_section(run));
+  sections.set("stress", stress_section(run));
+  sections.set("scaling", bench_section(run, "scaling", "Bench.ScalingCurves"));
+  sections.set("batching", bench_section(run, "batching", "Bench.Batching"));
+  sections.set("isolated_rounds", isolated_section(run));
+  return sections;
+}
+
+// Tests no section covers (regression suites, self-tests), by binary.
+Json other_tests(const Json& tests) {
   Json other = Json::array();
-  for (const auto& t : run.tests) {
-    if (kCoveredSuites.count(t.suite)) continue;
+  for (const auto& t : tests.elements()) {
+    if (kCoveredSuites.count(t["suite"].str())) continue;
     Json e = Json::object();
-    e.set("name", t.name);
-    e.set("binary", t.binary);
-    e.set("status", t.status);
-    e.set("duration_s", t.duration_s);
-    e.set("skip_reason", t.skip_reason);
-    e.set("failure", t.failures.empty() ? "" : first_line(t.failures.front()));
+    e.set("name", t["name"]);
+    e.set("binary", t["binary"]);
+    e.set("status", t["status"]);
+    e.set("duration_s", t["duration_s"]);
+    e.set("skip_reason", t["skip_reason"]);
+    e.set("runs_text", t["runs_text"]);
+    e.set("runs", t["runs"]);
+    const auto& fl = t["failures"].elements();
+    e.set("failure", fl.empty() ? "" : first_line(fl.front().str()));
     other.push(std::move(e));
   }
-  r.set("regression", other);
-  r.set("failures", failures);
+  return other;
+}
 
-  // Figures a later run is compared against.
-  Json metrics = Json::array();
-  auto metric = [&](const std::string& key, std::optional<double> value, std::optional<double> spread,
-                    const char* unit) {
+// ---- figures a later run is compared against --------------------------------------------------
+
+struct Figures {
+  Json metrics = Json::array(), pass_rates = Json::array();
+
+  void metric(const std::string& key, std::optional<double> value, const Json& spread, const char* unit) {
     if (!value) return;
     Json m = Json::object();
     m.set("key", key);
     m.set("value", *value);
-    m.set("spread", opt(spread));
+    m.set("spread", spread.is_number() ? spread : Json());
+    m.set("spread_measure", "iqr/median");
+    m.set("too_noisy", spread.num() > kTooNoisySpread);
     m.set("unit", unit);
     metrics.push(std::move(m));
-  };
-  Json pass_rates = Json::array();
-  auto pass_rate = [&](const std::string& key, long passed, long n) {
+  }
+  void pass_rate(const std::string& key, long passed, long n) {
     if (n <= 0) return;
     Json p = Json::object();
     p.set("key", key);
     p.set("passed", passed);
     p.set("total", n);
     pass_rates.push(std::move(p));
-  };
-  for (const auto* list : {&soak, &stress}) {
-    for (const auto& e : list->elements()) {
+  }
+};
+
+void run_figures_of(const Json& sections, Figures& f) {
+  for (const char* list : {"soak", "stress"}) {
+    for (const auto& e : sections[list].elements()) {
       if (e["status"].str() == "skipped") continue;
-      metric(e["name"].str() + " ops/s",
-             e["ops_per_s"].is_number() ? std::optional<double>(e["ops_per_s"].num()) : std::nullopt, std::nullopt,
-             "ops/s");
-      if (auto q = ratio(e["successes"].str())) pass_rate(e["name"].str() + " ops", q->first, q->second);
+      f.metric(e["name"].str() + " ops/s",
+               e["ops_per_s"].is_number() ? std::optional<double>(e["ops_per_s"].num()) : std::nullopt, Json(),
+               "ops/s");
+      if (auto q = ratio(e["successes"].str())) f.pass_rate(e["name"].str() + " ops", q->first, q->second);
     }
   }
+}
+
+void bench_figures_of(const Json& sections, Figures& f) {
   for (const auto& e : sections["scaling"].elements()) {
     if (e["smoke"].boolean()) continue;
     const std::string policy =
         fmt::format("[{}, streams {}, sync {}]", e["device"].str(), e["cuda_streams"].str(), e["sync"].str());
-    metric(e["test"].str() + " pipelined " + policy, e["pipelined"]["ops_per_s"].num(), e["pipelined"]["spread"].num(),
-           "ops/s");
+    f.metric(e["test"].str() + " pipelined " + policy, e["pipelined"]["ops_per_s"].num(), e["pipelined"]["spread"],
+             "ops/s");
     for (const auto& row : e["rows"].elements()) {
-      metric(fmt::format("{} threads={} {}", e["test"].str(), row["threads"].num(), policy), row["ops_per_s"].num(),
-             row["spread"].num(), "ops/s");
+      f.metric(fmt::format("{} threads={} {}", e["test"].str(), row["threads"].num(), policy), row["ops_per_s"].num(),
+               row["spread"], "ops/s");
     }
   }
   for (const auto& e : sections["batching"].elements()) {
     if (e["smoke"].boolean()) continue;
     for (const auto& row : e["rows"].elements()) {
-      metric(fmt::format("{} batch={} [{}]", e["test"].str(), row["batch"].num(), e["device"].str()),
-             row["samples_per_s"].num(), row["spread"].num(), "samples/s");
+      f.metric(fmt::format("{} batch={} [{}]", e["test"].str(), row["batch"].num(), e["device"].str()),
+               row["samples_per_s"].num(), row["spread"], "samples/s");
     }
   }
-  for (const auto& e : isolated.elements())
-    pass_rate(e["name"].str() + " rounds", static_cast<long>(e["passed"].num()), static_cast<long>(e["total"].num()));
-  {
-    const long ran = total - counts["skipped"];
-    pass_rate("tests", counts["passed"], ran);
-  }
-  r.set("metrics", metrics);
-  r.set("pass_rates", pass_rates);
+}
 
-  // Blockers: what did not run, and why.
+void add_figures(Json& r) {
+  Figures f;
+  run_figures_of(r["sections"], f);
+  bench_figures_of(r["sections"], f);
+  for (const auto& e : r["sections"]["isolated_rounds"].elements())
+    f.pass_rate(e["name"].str() + " rounds", static_cast<long>(e["passed"].num()), static_cast<long>(e["total"].num()));
+  const Json& s = r["summary"];
+  f.pass_rate("tests", static_cast<long>(s["passed"].num()), static_cast<long>(s["tests"].num() - s["skipped"].num()));
+  r.set("metrics", f.metrics);
+  r.set("pass_rates", f.pass_rates);
+}
+
+// ---- what did not run -------------------------------------------------------------------------
+
+// One entry per distinct skip reason: a reason shared by many tests is said once, with its count.
+Json skip_groups(const Json& tests) {
+  Json groups = Json::array();
+  std::vector<std::pair<std::string, std::vector<std::string>>> by_reason;
+  for (const auto& t : tests.elements()) {
+    if (t["status"].str() != "skipped") continue;
+    const std::string why = t["skip_reason"].str().empty() ? "no reason given" : first_line(t["skip_reason"].str());
+    auto it = std::find_if(by_reason.begin(), by_reason.end(), [&](const auto& g) { return g.first == why; });
+    if (it == by_reason.end()) it = by_reason.insert(by_reason.end(), {why, {}});
+    it->second.push_back(t["name"].str());
+  }
+  for (const auto& [why, names] : by_reason) {
+    Json g = Json::object();
+    g.set("reason", why);
+    g.set("count", names.size());
+    Json list = Json::array();
+    for (const auto& n : names) list.push(n);
+    g.set("tests", list);
+    groups.push(std::move(g));
+  }
+  return groups;
+}
+
+std::string skip_group_names(const Json& g) {
+  if (g["tests"].size() > kSkipNamesListed) return fmt::format("{} tests", g["tests"].size());
+  std::string names;
+  for (const auto& n : g["tests"].elements()) names += (names.empty() ? "" : ", ") + n.str();
+  return names;
+}
+
+Json build_blockers(const RunData& run, const Json& r) {
   Json blockers = Json::array();
-  auto blocker = [&](const std::string& kind, const std::string& name, const std::string& why) {
+  auto blocker = [&](const std::string& kind, const std::string& name, const std::string& why) -> Json& {
     Json b = Json::object();
     b.set("kind", kind);
     b.set("name", name);
     b.set("reason", why);
-    blockers.push(std::move(b));
+    return blockers.push(std::move(b));
   };
-  for (const auto& t : run.tests) {
-    if (t.status == "skipped") blocker("skipped", t.name, t.skip_reason.empty() ? "no reason given" : t.skip_reason);
+  for (const auto& g : r["skip_groups"].elements()) {
+    Json& b = blocker("skipped", skip_group_names(g), g["reason"].str());
+    b.set("count", g["count"]);
+    b.set("tests", g["tests"]);
+    b.set("listed", g["tests"].size() <= kSkipNamesListed);
   }
   for (const auto& i : run.incomplete) blocker("incomplete", i.name, i.why);
   for (const auto& w : run.warnings) blocker("incomplete", "results file", w);
   for (const auto& e : kExpected) {
-    if (!run.find(e.name)) {
+    if (!run.find(e.name))
       blocker("missing", e.name, fmt::format("not in these results (run CTest label '{}')", e.label));
-    }
   }
   for (const char* kind : {"scaling", "batching"}) {
-    for (const auto& e : sections[kind].elements()) {
+    for (const auto& e : r["sections"][kind].elements()) {
       if (e["smoke"].boolean()) {
         blocker("missing", e["test"].str(),
                 fmt::format("only the smoke-size {} benchmark ran: its figures are not a measurement", kind));
       }
     }
   }
-  r.set("blockers", blockers);
-  summary.set("incomplete_tests", static_cast<long>(run.incomplete.size()));
+  return blockers;
+}
 
-  // Findings, from the figures above.
-  Json findings = Json::array();
-  {
-    findings.push(fmt::format("{} of {} tests passed; {} failed, {} stalled, {} incomplete, {} skipped.",
-                              counts["passed"], total, counts["failed"], counts["stalled"], counts["incomplete"],
-                              counts["skipped"]));
-    for (const auto& e : soak.elements()) {
-      if (!e["total_ops"].is_number()) continue;  // stalled or never ended: listed with the failures
-      findings.push(
-          fmt::format("{}: {} ops in {:.1f} s ({} ops/s) on {} threads, {} errors; per-thread ops min {} max {}.",
-                      e["name"].str(), thousands(e["total_ops"].num()), e["duration_s"].num(),
-                      thousands(e["ops_per_s"].num(), 1), e["threads"].num(), e["errors"].num(),
-                      thousands(e["min_thread_ops"].num()), thousands(e["max_thread_ops"].num())));
-    }
-    for (const auto& e : stress.elements()) {
-      if (!e["total_ops"].is_number()) continue;
-      findings.push(fmt::format("{}: {} successes at {} ops/s ({} threads x {} iterations).", e["name"].str(),
-                                e["successes"].str(), thousands(e["ops_per_s"].num()), e["threads"].num(),
-                                e["iterations"].num()));
-    }
-    for (const auto& e : isolated.elements()) {
-      const int n = static_cast<int>(e["total"].num());
-      const int p = static_cast<int>(e["passed"].num());
-      findings.push(fmt::format(
-          "{}: {}/{} rounds passed: per-round failure rate below {:.0f}% at 95% confidence{}.", e["name"].str(), p, n,
-          100.0 * e["failure_rate_upper_bound_95"].num(),
-          n < static_cast<int>(e["planned"].num()) ? fmt::format(" ({} planned)", e["planned"].num()) : ""));
-    }
-    double best_thread_speedup = 0.0;
-    long best_threads = 0;
-    for (const auto& e : sections["scaling"].elements()) {
-      const Json* at8 = nullptr;
-      for (const auto& row : e["rows"].elements()) {
-        if (row["threads"].num() <= 8 && (!at8 || row["threads"].num() > (*at8)["threads"].num())) at8 = &row;
-        if (row["speedup_vs_1thread"].num() > best_thread_speedup) {
-          best_thread_speedup = row["speedup_vs_1thread"].num();
-          best_threads = static_cast<long>(row["threads"].num());
-        }
-      }
-      if (!at8) continue;
-      findings.push(fmt::format(
-          "Threading efficiency ceiling{}: {} at {} threads ({:.2f}x) against the pipelined single-thread baseline, {} "
-          "({:.2f}x) "
-          "against the 1-thread threaded rate (streams {}, sync {}){}.",
-          e["smoke"].boolean() ? " (smoke size, not a measurement)" : "", pct((*at8)["efficiency_vs_pipelined"].num()),
-          (*at8)["threads"].num(), (*at8)["speedup_vs_pipelined"].num(), pct((*at8)["efficiency_vs_1thread"].num()),
-          (*at8)["speedup_vs_1thread"].num(), e["cuda_streams"].str(), e["sync"].str(),
-          (*at8)["spread"].is_number()
-              ? fmt::format("; spread of the {}-thread rate {}", (*at8)["threads"].num(), pct((*at8)["spread"].num()))
-              : ""));
-    }
-    for (const auto& e : sections["batching"].elements()) {
-      const auto& rows = e["rows"].elements();
-      if (rows.empty()) continue;
-      const Json& last = rows.back();
-      std::string line =
-          fmt::format("Batching{}: {:.2f}x samples/s at batch {} over batch 1",
-                      e["smoke"].boolean() ? " (smoke size)" : "", last["speedup"].num(), last["batch"].num());
-      if (best_thread_speedup > 0) {
-        line += fmt::format(
-            ", against at best {:.2f}x from threading ({} thread(s) over 1): batching gains {:.1f} times as much",
-            best_thread_speedup, best_threads, last["speedup"].num() / best_thread_speedup);
-      }
-      findings.push(line + ".");
-    }
-    std::set<std::string> sigs;
-    for (const auto& f : failures.elements()) {
-      std::string where;
-      if (f["round"].is_number()) where += fmt::format("round {}", f["round"].num());
-      if (f["thread"].is_number()) where += fmt::format("{}thread {}", where.empty() ? "" : ", ", f["thread"].num());
-      if (f["iteration"].is_number())
-        where += fmt::format("{}iteration {}", where.empty() ? "" : ", ", f["iteration"].num());
-      findings.push(fmt::format("FAILURE {} [{}{}]: {}{}", f["test"].str(), f["classification"].str(),
-                                where.empty() ? "" : "; " + where, f["text"].str(),
-                                f["crash_signature"].str().empty() ? "" : " -- " + f["crash_signature"].str()));
-      if (!f["crash_signature"].str().empty()) sigs.insert(f["crash_signature"].str());
-    }
-    for (const auto& rr : run.rounds) {
-      if (!rr.crash_signature.empty()) sigs.insert(rr.crash_signature);
-    }
-    if (sigs.empty()) {
-      findings.push("No known upstream crash signature matched.");
-    } else {
-      for (const auto& s : sigs) findings.push("Crash signature " + s + ".");
-    }
-    if (!run.injected_files.empty()) {
-      findings.push(
-          fmt::format("{} results file(s) written by fault-injection child runs of the self-tests were left out.",
-                      run.injected_files.size()));
-    }
-    if (!join_distinct(inject).empty()) {
-      findings.push("Fault injection was active (TORCHSTRESS_INJECT=" + join_distinct(inject) +
-                    "): failures are expected.");
-    }
-    if (device.size() > 1 && join_distinct(device).find(" / ") != std::string::npos) {
-      findings.push("The results mix devices (" + join_distinct(device) + "): several runs share this folder.");
-    }
+// ---- findings ---------------------------------------------------------------------------------
+
+void run_findings(const Json& r, Json& findings) {
+  const Json& s = r["summary"];
+  findings.push(fmt::format("{} of {} tests passed; {} failed, {} stalled, {} incomplete, {} skipped.",
+                            s["passed"].num(), s["tests"].num(), s["failed"].num(), s["stalled"].num(),
+                            s["incomplete"].num(), s["skipped"].num()));
+  for (const auto& e : r["sections"]["soak"].elements()) {
+    if (!e["total_ops"].is_number()) continue;  // stalled or never ended: listed with the failures
+    findings.push(fmt::format(
+        "{}: {} ops in {:.1f} s ({} ops/s) on {} threads, {} errors; per-thread ops min {} max {}.", e["name"].str(),
+        thousands(e["total_ops"].num()), e["duration_s"].num(), thousands(e["ops_per_s"].num(), 1), e["threads"].num(),
+        e["errors"].num(), thousands(e["min_thread_ops"].num()), thousands(e["max_thread_ops"].num())));
   }
-  r.set("findings", findings);
+  for (const auto& e : r["sections"]["stress"].elements()) {
+    if (!e["total_ops"].is_number()) continue;
+    findings.push(fmt::format("{}: {} successes at {} ops/s ({} threads x {} iterations).", e["name"].str(),
+                              e["successes"].str(), thousands(e["ops_per_s"].num()), e["threads"].num(),
+                              e["iterations"].num()));
+  }
+  for (const auto& e : r["sections"]["isolated_rounds"].elements()) {
+    const int n = static_cast<int>(e["total"].num());
+    const int p = static_cast<int>(e["passed"].num());
+    findings.push(
+        fmt::format("{}: {}/{} rounds passed: per-round failure rate below {:.0f}% at 95% confidence{}.",
+                    e["name"].str(), p, n, 100.0 * e["failure_rate_upper_bound_95"].num(),
+                    n < static_cast<int>(e["planned"].num()) ? fmt::format(" ({} planned)", e["planned"].num()) : ""));
+  }
+}
 
+// A spread as the report states it: too noisy to compare beyond kTooNoisySpread.
+std::string spread_clause(const Json& row) {
+  if (!row["spread"].is_number()) return "";
+  if (row["spread"].num() > kTooNoisySpread)
+    return fmt::format("; the {}-thread rate is too noisy to compare (robust spread {} > {})", row["threads"].num(),
+                       pct(row["spread"].num()), pct(kTooNoisySpread));
+  return fmt::format("; spread of the {}-thread rate {}", row["threads"].num(), pct(row["spread"].num()));
+}
+
+// Returns the best thread speedup seen (and its thread count), for the batching comparison.
+std::pair<double, long> scaling_findings(const Json& r, Json& findings) {
+  double best = 0.0;
+  long best_threads = 0;
+  for (const auto& e : r["sections"]["scaling"].elements()) {
+    const Json* at8 = nullptr;
+    for (const auto& row : e["rows"].elements()) {
+      if (row["threads"].num() <= 8 && (!at8 || row["threads"].num() > (*at8)["threads"].num())) at8 = &row;
+      if (row["speedup_vs_1thread"].num() > best) {
+        best = row["speedup_vs_1thread"].num();
+        best_threads = static_cast<long>(row["threads"].num());
+      }
+    }
+    if (!at8) continue;
+    findings.push(fmt::format(
+        "Threading efficiency ceiling{}: {} at {} threads ({:.2f}x) against the pipelined single-thread baseline, {} "
+        "({:.2f}x) against the 1-thread threaded rate (streams {}, sync {}){}.",
+        e["smoke"].boolean() ? " (smoke size, not a measurement)" : "", pct((*at8)["efficiency_vs_pipelined"].num()),
+        (*at8)["threads"].num(), (*at8)["speedup_vs_pipelined"].num(), pct((*at8)["efficiency_vs_1thread"].num()),
+        (*at8)["speedup_vs_1thread"].num(), e["cuda_streams"].str(), e["sync"].str(), spread_clause(*at8)));
+  }
+  return {best, best_threads};
+}
+
+void batching_findings(const Json& r, std::pair<double, long> best, Json& findings) {
+  for (const auto& e : r["sections"]["batching"].elements()) {
+    const auto& rows = e["rows"].elements();
+    if (rows.empty()) continue;
+    const Json& last = rows.back();
+    std::string line =
+        fmt::format("Batching{}: {:.2f}x samples/s at batch {} over batch 1",
+                    e["smoke"].boolean() ? " (smoke size)" : "", last["speedup"].num(), last["batch"].num());
+    if (best.first > 0) {
+      line += fmt::format(
+          ", against at best {:.2f}x from threading ({} thread(s) over 1): batching gains {:.1f} times as much",
+          best.first, best.second, last["speedup"].num() / best.first);
+    }
+    findings.push(line + ".");
+  }
+}
+
+void failure_findings(const RunData& run, const Json& r, Json& findings) {
+  std::set<std::string> sigs;
+  for (const auto& f : r["failures"].elements()) {
+    std::string where;
+    auto add = [&](const char* what, const Json& v) {
+      if (v.is_number()) where += fmt::format("{}{} {}", where.empty() ? "" : ", ", what, v.num());
+    };
+    add("run", f["run"]);
+    add("round", f["round"]);
+    add("thread", f["thread"]);
+    add("iteration", f["iteration"]);
+    findings.push(fmt::format("FAILURE {} [{}{}]: {}{}", f["test"].str(), f["classification"].str(),
+                              where.empty() ? "" : "; " + where, f["text"].str(),
+                              f["crash_signature"].str().empty() ? "" : " -- " + f["crash_signature"].str()));
+    if (!f["crash_signature"].str().empty()) sigs.insert(f["crash_signature"].str());
+  }
+  for (const auto& rr : run.rounds) {
+    if (!rr.crash_signature.empty()) sigs.insert(rr.crash_signature);
+  }
+  if (sigs.empty()) findings.push("No known upstream crash signature matched.");
+  for (const auto& s : sigs) findings.push("Crash signature " + s + ".");
+}
+
+void context_findings(const RunData& run, const Json& r, Json& findings) {
+  if (!run.injected_files.empty()) {
+    findings.push(
+        fmt::format("{} results file(s) written by fault-injection child runs of the self-tests were left out.",
+                    run.injected_files.size()));
+  }
+  if (!r["run"]["inject"].str().empty()) {
+    findings.push("Fault injection was active (TORCHSTRESS_INJECT=" + r["run"]["inject"].str() +
+                  "): failures are expected.");
+  }
+  if (r["run"]["device"].str().find(" / ") != std::string::npos) {
+    findings.push("The results mix devices (" + r["run"]["device"].str() + "): several runs share this folder.");
+  }
+  for (const auto& d : r["run"]["provenance_disagreements"].elements()) {
+    findings.push("The processes disagree on " + d.str() + ": several builds share this folder.");
+  }
+}
+
+Json build_findings(const RunData& run, const Json& r) {
+  Json findings = Json::array();
+  run_findings(r, findings);
+  batching_findings(r, scaling_findings(r, findings), findings);
+  failure_findings(run, r, findings);
+  context_findings(run, r, findings);
+  return findings;
+}
+
+// ---- the verdict in words ---------------------------------------------------------------------
+
+std::string summary_text(const RunData& run, const Json& r) {
+  const Json& s = r["summary"];
   std::string text;
-  if (summary["verdict"].str() == "PASS") {
-    text = fmt::format("All {} tests that ran passed ({} skipped).", total - counts["skipped"], counts["skipped"]);
-  } else if (summary["verdict"].str() == "INCOMPLETE") {
-    std::string what;
-    for (const auto& i : run.incomplete) what += (what.empty() ? "" : ", ") + i.name;
-    for (size_t i = 0; i < run.warnings.size(); ++i)
-      what += (what.empty() ? "" : ", ") + std::string("a truncated results file");
+  if (s["verdict"].str() == "PASS") {
+    text = fmt::format("All {} tests that ran passed ({} skipped).", s["tests"].num() - s["skipped"].num(),
+                       s["skipped"].num());
+  } else if (s["verdict"].str() == "INCOMPLETE") {
+    // A test that stalled in several repeats is named once.
+    std::vector<std::string> what;
+    for (const auto& i : run.incomplete) {
+      if (std::find(what.begin(), what.end(), i.name) == what.end()) what.push_back(i.name);
+    }
+    for (size_t i = 0; i < run.warnings.size(); ++i) what.push_back("a truncated results file");
+    std::string names;
+    for (const auto& n : what) names += (names.empty() ? "" : ", ") + n;
     text = fmt::format(
         "The run is INCOMPLETE: {} stalled or never wrote a result (the process ended midway); "
         "{} test(s) passed, none failed a check.",
-        what, counts["passed"]);
+        names, s["passed"].num());
   } else {
-    text = fmt::format("{} test(s) did not pass: {} failed, {} stalled, {} incomplete.", bad, counts["failed"],
-                       counts["stalled"], counts["incomplete"]);
+    text = fmt::format("{} test(s) did not pass: {} failed, {} stalled, {} incomplete.",
+                       s["failed"].num() + s["stalled"].num() + s["incomplete"].num(), s["failed"].num(),
+                       s["stalled"].num(), s["incomplete"].num());
   }
-  for (const auto& e : isolated.elements()) {
-    if (e["name"].str() == "TransformerEncoder.IsolatedRounds") {
+  for (const auto& t : r["tests"].elements()) {
+    const std::string st = t["status"].str();
+    if (t["runs"].num() > 1 && st != "passed" && st != "skipped")
+      text += fmt::format(" {}: {}.", t["name"].str(), t["runs_text"].str());
+  }
+  for (const auto& e : r["sections"]["isolated_rounds"].elements()) {
+    if (e["name"].str() == "TransformerEncoder.IsolatedRounds")
       text +=
           fmt::format(" TransformerEncoderLayer: {}/{} isolated rounds passed.", e["passed"].num(), e["total"].num());
-    }
   }
-  summary.set("text", text);
+  return text;
+}
+
+}  // namespace
+
+// ---- the report -------------------------------------------------------------------------------
+
+Json build_report(const RunData& run, const std::string& host) {
+  Json r = Json::object();
+  r.set("schema", kReportSchema);
+  r.set("title", "Verification Report");
+  r.set("run", run_meta(run, host));
+  Json tests = Json::array(), failures = Json::array();
+  for (const auto& t : run.tests) tests.push(test_entry(run, t, failures));
+  r.set("tests", tests);
+  r.set("summary", summary_counts(tests, run));
+  r.set("sections", build_sections(run));
+  r.set("regression", other_tests(tests));
+  r.set("failures", failures);
+  add_figures(r);
+  r.set("skip_groups", skip_groups(tests));
+  r.set("blockers", build_blockers(run, r));
+  r.set("findings", build_findings(run, r));
+  Json summary = r["summary"];
+  summary.set("text", summary_text(run, r));
   r.set("summary", summary);
   return r;
-}
-
-// ---- baseline ---------------------------------------------------------------------------------
-
-void validate_baseline(const Json& b, const std::string& path) {
-  if (!b.is_object() || b["schema"].str() != kReportSchema || !b["tests"].is_array()) {
-    throw InputError(
-        fmt::format("{}: not a report.json written by torchstress_report (schema {})", path, kReportSchema));
-  }
-}
-
-int compare_with_baseline(Json& report, const Json& base, const std::string& baseline_path) {
-  Json regressions = Json::array(), improvements = Json::array(), notes = Json::array();
-
-  std::map<std::string, const Json*> old_tests;
-  for (const auto& t : base["tests"].elements()) old_tests[t["name"].str()] = &t;
-  std::set<std::string> now_names;
-  for (const auto& t : report["tests"].elements()) {
-    const std::string name = t["name"].str();
-    now_names.insert(name);
-    const std::string now = t["status"].str();
-    auto it = old_tests.find(name);
-    if (it == old_tests.end()) {
-      if (now != "passed" && now != "skipped")
-        regressions.push(fmt::format("{}: new test {} ({})", name, now, "not in the baseline"));
-      continue;
-    }
-    const std::string was = (*it->second)["status"].str();
-    if (was == "passed" && now != "passed" && now != "skipped") {
-      regressions.push(fmt::format("{}: passed in the baseline, {} now", name, now));
-    } else if (was != "passed" && was != "skipped" && now == "passed") {
-      improvements.push(fmt::format("{}: {} in the baseline, passes now", name, was));
-    } else if (was != "skipped" && now == "skipped") {
-      notes.push(fmt::format("{}: ran in the baseline ({}), skipped now: {}", name, was, t["skip_reason"].str()));
-    }
-    std::set<std::string> old_kinds;
-    for (const auto& k : (*it->second)["error_kinds"].elements()) old_kinds.insert(k.str());
-    for (const auto& k : t["error_kinds"].elements()) {
-      if (!old_kinds.count(k.str())) regressions.push(fmt::format("{}: new error kind '{}'", name, k.str()));
-    }
-  }
-  for (const auto& [name, t] : old_tests) {
-    if (!now_names.count(name))
-      notes.push(fmt::format("{}: in the baseline ({}), not in this run", name, (*t)["status"].str()));
-  }
-
-  std::map<std::string, const Json*> old_rates;
-  for (const auto& p : base["pass_rates"].elements()) old_rates[p["key"].str()] = &p;
-  for (const auto& p : report["pass_rates"].elements()) {
-    auto it = old_rates.find(p["key"].str());
-    if (it == old_rates.end()) continue;
-    const Json& o = *it->second;
-    const double now = p["passed"].num() / std::max(1.0, p["total"].num());
-    const double was = o["passed"].num() / std::max(1.0, o["total"].num());
-    const std::string line =
-        fmt::format("{}: pass rate {} ({}/{}) -> {} ({}/{})", p["key"].str(), pct(was), o["passed"].num(),
-                    o["total"].num(), pct(now), p["passed"].num(), p["total"].num());
-    if (now < was - 1e-12)
-      regressions.push(line);
-    else if (now > was + 1e-12)
-      improvements.push(line);
-  }
-
-  std::map<std::string, const Json*> old_metrics;
-  for (const auto& m : base["metrics"].elements()) old_metrics[m["key"].str()] = &m;
-  for (const auto& m : report["metrics"].elements()) {
-    auto it = old_metrics.find(m["key"].str());
-    if (it == old_metrics.end()) continue;
-    const Json& o = *it->second;
-    const double was = o["value"].num(), now = m["value"].num();
-    if (was <= 0) continue;
-    // The noise a change must exceed: the larger measured spread, else 10%.
-    const bool measured = m["spread"].is_number() || o["spread"].is_number();
-    const double noise = measured ? std::max(m["spread"].num(), o["spread"].num()) : kDefaultNoise;
-    const double change = (now - was) / was;
-    const std::string line =
-        fmt::format("{}: {:.1f} -> {:.1f} {} ({:+.1f}%, {} {})", m["key"].str(), was, now, m["unit"].str(),
-                    100.0 * change, measured ? "measured spread" : "no spread measured, threshold", pct(noise));
-    if (change < -noise)
-      regressions.push("throughput down: " + line);
-    else if (change > noise)
-      improvements.push("throughput up: " + line);
-  }
-
-  Json changes = Json::object();
-  changes.set("baseline", baseline_path);
-  changes.set("baseline_date", base["run"]["date"].str());
-  changes.set("baseline_device", base["run"]["device"].str());
-  changes.set("regressions", regressions);
-  changes.set("improvements", improvements);
-  changes.set("notes", notes);
-  const int n = static_cast<int>(regressions.size());
-  report.set("changes", changes);
-  return n;
 }
 
 }  // namespace tsreport

@@ -51,8 +51,19 @@ std::string status_word(const std::string& status, const std::string& skip_reaso
   return status;
 }
 
+// " (19 of 20 passed)" for a test that ran more than once: its figures are from one repeat.
+std::string runs_note(const Json& e) { return e["runs"].num() > 1 ? " (" + e["runs_text"].str() + ")" : ""; }
+
 std::string num_or(const Json& v, int decimals = 0, const char* fallback = "n/a") {
   return v.is_number() ? thousands(v.num(), decimals) : fallback;
+}
+
+// A spread as the report prints it: a figure noisier than kTooNoisySpread is flagged, not quoted
+// as if it could be compared.
+std::string spread_cell(const Json& spread) {
+  if (!spread.is_number()) return "n/a";
+  if (spread.num() > kTooNoisySpread) return fmt::format("too noisy to compare ({})", pct(spread.num()));
+  return pct(spread.num());
 }
 
 std::string policy_caption(const Json& e) {
@@ -114,7 +125,7 @@ void md_soak(std::string& md, const Json& r) {
   row("Result", [](const Json& e) {
     std::string s = status_word(e["status"].str());
     if (e["status"].str() == "passed" && e["errors"].num() == 0) s = "**PASS (100%)**";
-    return s;
+    return s + runs_note(e);
   });
   md += "\n";
 }
@@ -139,7 +150,8 @@ void md_stress(std::string& md, const Json& r) {
     std::string name = e["name"].str();
     name = name.substr(name.find('.') + 1);
     md += fmt::format("| {} | {} | {} | {} | {} ops/s | {} |\n", name, num_or(e["threads"]), num_or(e["iterations"]),
-                      success.empty() ? "n/a" : success, num_or(e["ops_per_s"]), status_word(e["status"].str()));
+                      success.empty() ? "n/a" : success, num_or(e["ops_per_s"]),
+                      status_word(e["status"].str()) + runs_note(e));
   }
   md += "\n";
 }
@@ -157,24 +169,25 @@ void md_scaling(std::string& md, const Json& r) {
         "Pipelined single-thread baseline ({} ops, one sync at the end): **{} ops/s** (spread {}). Result: {}.\n\n",
         e["smoke"].boolean() ? fmt::format("**Smoke size ({}), not a measurement.** ", e["test"].str()) : "",
         policy_caption(e), e["ops_per_thread"].num(), e["repetitions"].num(), e["pipelined"]["ops"].num(),
-        thousands(e["pipelined"]["ops_per_s"].num()), pct(e["pipelined"]["spread"].num()),
+        thousands(e["pipelined"]["ops_per_s"].num()), spread_cell(e["pipelined"]["spread"]),
         status_word(e["status"].str()));
     md +=
         "| Threads | Ops/s (median) | Spread | Speedup vs pipelined | Efficiency vs pipelined | Speedup vs 1 thread | "
         "Efficiency vs 1 thread |\n|---------|-------|--------|---------|------------|---------|------------|\n";
     for (const auto& row : e["rows"].elements()) {
       md += fmt::format("| {} | {} | {} | {:.2f}x | {} | {:.2f}x | {} |\n", row["threads"].num(),
-                        thousands(row["ops_per_s"].num()), pct(row["spread"].num()), row["speedup_vs_pipelined"].num(),
-                        pct(row["efficiency_vs_pipelined"].num()), row["speedup_vs_1thread"].num(),
-                        pct(row["efficiency_vs_1thread"].num()));
+                        thousands(row["ops_per_s"].num()), spread_cell(row["spread"]),
+                        row["speedup_vs_pipelined"].num(), pct(row["efficiency_vs_pipelined"].num()),
+                        row["speedup_vs_1thread"].num(), pct(row["efficiency_vs_1thread"].num()));
     }
     md += "\n";
   }
-  md +=
+  md += fmt::format(
       "Speedup vs pipelined compares with the seed's baseline (which pays no per-op sync, hence a 1-thread row below "
-      "1x); "
-      "speedup vs 1 thread compares with the same synced loop on one thread. Spread = (max - min) / median over the "
-      "repetitions.\n\n";
+      "1x); speedup vs 1 thread compares with the same synced loop on one thread. Spread = interquartile range / "
+      "median over the repetitions (robust: one outlier repetition does not move it); above {} a figure is marked "
+      "too noisy to compare.\n\n",
+      pct(kTooNoisySpread));
 }
 
 void md_batching(std::string& md, const Json& r) {
@@ -193,7 +206,7 @@ void md_batching(std::string& md, const Json& r) {
     md += "| Batch | Samples/s (median) | Spread | Speedup vs batch 1 |\n|-------|------|--------|---------|\n";
     for (const auto& row : e["rows"].elements()) {
       md += fmt::format("| {} | {} | {} | {:.2f}x |\n", row["batch"].num(), thousands(row["samples_per_s"].num()),
-                        pct(row["spread"].num()), row["speedup"].num());
+                        spread_cell(row["spread"]), row["speedup"].num());
     }
     md += "\n";
   }
@@ -306,8 +319,9 @@ void md_regression(std::string& md, const Json& r) {
         md += "| Test | Status | Duration | Failure |\n|------|--------|----------|---------|\n";
         header = true;
       }
-      md += fmt::format("| {} | {} | {:.2f} s | {} |\n", t["name"].str(),
-                        status_word(t["status"].str(), t["skip_reason"].str()), t["duration_s"].num(),
+      const std::string runs = t["runs"].num() > 1 ? " (" + t["runs_text"].str() + ")" : "";
+      md += fmt::format("| {} | {}{} | {:.2f} s | {} |\n", t["name"].str(),
+                        status_word(t["status"].str(), t["skip_reason"].str()), runs, t["duration_s"].num(),
                         cell(t["failure"].str()));
     }
     md += summarize && !header ? "All passed.\n\n" : "\n";
@@ -335,13 +349,52 @@ void md_changes(std::string& md, const Json& r) {
   }
 }
 
-}  // namespace
+// One essential of the build per row; a row only where some process recorded it.
+void md_provenance(std::string& md, const Json& run) {
+  const Json& p = run["provenance"];
+  auto v = [&](const char* key) { return p[key].str(); };
+  auto both = [](const std::string& a, const std::string& b) {
+    return b.empty() ? a : (a.empty() ? "?" : a) + " / " + b;
+  };
+  std::string libtorch = v("torch_version");
+  if (!v("torch_git").empty()) libtorch += " (git " + v("torch_git") + ")";
+  if (!v("build_type").empty()) libtorch += ", " + v("build_type");
+  const std::pair<const char*, std::string> rows[] = {
+      {"LibTorch", libtorch},
+      {"BLAS / LAPACK", both(v("blas"), v("lapack"))},
+      {"OpenMP", v("openmp")},
+      {"oneDNN (MKL-DNN)", v("mkldnn")},
+      {"CUDA runtime / cuDNN", both(v("cuda_runtime"), v("cudnn"))},
+      {"CUDA driver", v("cuda_driver")},
+      {"Threads (intra-op / inter-op)", both(v("intra_op_threads"), v("inter_op_threads"))},
+      {"Compiler", v("compiler")},
+      {"Host / OS", both(v("host"), v("os"))},
+  };
+  std::string table;
+  for (const auto& [label, value] : rows) {
+    if (!value.empty()) table += fmt::format("| {} | {} |\n", label, cell(value));
+  }
+  if (table.empty()) {
+    md += "**Provenance**: not recorded in these results (written before the harness recorded it).\n";
+  } else {
+    md +=
+        "**Provenance** (full build configuration in report.json and details.md):\n\n| Build | |\n|---|---|\n" + table;
+  }
+  if (run["knobs"].size()) {
+    std::string knobs;
+    for (const auto& k : run["knobs"].elements()) knobs += fmt::format("{}`{}`", knobs.empty() ? "" : ", ", k.str());
+    md += "\n**Knobs overridden**: " + knobs + "\n";
+  }
+  std::string differ;
+  for (const auto& d : run["provenance_disagreements"].elements()) differ += (differ.empty() ? "" : "; ") + d.str();
+  if (!differ.empty())
+    md += "\n**Warning: the processes disagree** (several builds share this folder): " + differ + "\n";
+  md += "\n";
+}
 
-std::string render_markdown(const Json& r) {
+void md_header(std::string& md, const Json& r) {
   const Json& run = r["run"];
-  const Json& s = r["summary"];
-  std::string md =
-      fmt::format("# {}: torchstress on {} ({})\n\n", r["title"].str(), run["hardware"].str(), run["device"].str());
+  md += fmt::format("# {}: torchstress on {} ({})\n\n", r["title"].str(), run["hardware"].str(), run["device"].str());
   md += fmt::format("**Date**: {}\n", run["date"].str());
   md += fmt::format("**PyTorch Version**: {}\n", run["torch"].str());
   md += fmt::format("**Device**: {}\n", run["device"].str());
@@ -350,7 +403,45 @@ std::string render_markdown(const Json& r) {
   md += fmt::format("**Policies**: CUDA streams {}, sync {}\n", run["cuda_streams"].str(), run["sync"].str());
   md += fmt::format("**Results**: `{}` ({} files; {})\n\n", run["results_dir"].str(), run["files"].num(),
                     run["binaries"].str());
+  md_provenance(md, run);
+}
 
+// The first thing after the header: what failed, how, and the line that runs it again.
+void md_failures(std::string& md, const Json& r) {
+  md +=
+      "## Failures\n\n| Test | Kind | Runs | First message | Repro | Details |\n"
+      "|------|------|------|---------------|-------|---------|\n";
+  bool any = false;
+  for (const auto& t : r["tests"].elements()) {
+    const std::string st = t["status"].str();
+    if (st == "passed" || st == "skipped") continue;
+    any = true;
+    md += fmt::format("| {} | {} | {} | {} | `{}` | [details](details.md#{}) |\n", t["name"].str(),
+                      cell(t["kinds"].str().empty() ? st : t["kinds"].str()), t["runs_text"].str(),
+                      cell(t["first_message"].str()), cell(t["repro"].str()), t["anchor"].str());
+  }
+  if (!any) md += "| none | | | | | |\n";
+  md += "\n";
+}
+
+// Tests that ran more than once (--gtest_repeat, ctest --repeat, several runs in one folder).
+void md_repeats(std::string& md, const Json& r) {
+  std::string rows;
+  for (const auto& t : r["tests"].elements()) {
+    const Json& bound = t["failure_rate_upper_bound_95"];
+    if (t["runs"].num() <= 1 || !bound.is_number()) continue;  // one run, or only skips: nothing to bound
+    rows += fmt::format("| {} | {} | {} | {} |\n", t["name"].str(), status_word(t["status"].str()),
+                        t["runs_text"].str(), fmt::format("below {} at 95% confidence", pct(bound.num())));
+  }
+  if (rows.empty()) return;
+  md +=
+      "### Repeated tests\nEvery repeat counts: one failing repeat fails the test.\n\n"
+      "| Test | Result | Runs | Per-run failure rate |\n|------|--------|------|----------------------|\n" +
+      rows + "\n";
+}
+
+void md_summary(std::string& md, const Json& r) {
+  const Json& s = r["summary"];
   md += "## Summary\n\n";
   md += fmt::format("**{}**: {}\n\n", s["verdict"].str(), s["text"].str());
   md +=
@@ -358,7 +449,31 @@ std::string render_markdown(const Json& r) {
       "|\n|-------|--------|--------|---------|------------|---------|\n";
   md += fmt::format("| {} | {} | {} | {} | {} | {} |\n\n", s["tests"].num(), s["passed"].num(), s["failed"].num(),
                     s["stalled"].num(), s["incomplete"].num(), s["skipped"].num());
+  md_repeats(md, r);
+}
 
+void md_blockers(std::string& md, const Json& r) {
+  md += "\n## Blockers / What Did Not Run\n\n";
+  if (r["blockers"].size() == 0) md += "None: every section ran.\n";
+  for (const auto& b : r["blockers"].elements()) {
+    if (b["kind"].str() == "skipped") {
+      // One line per reason: "(3 tests) this LibTorch was built without CUDA: A, B, C".
+      const long n = static_cast<long>(b["count"].num(1));
+      md += fmt::format("- **skipped** ({} test{}) {}{}\n", n, n == 1 ? "" : "s", b["reason"].str(),
+                        b["listed"].boolean(true) ? ": " + b["name"].str() : " (names in report.json)");
+      continue;
+    }
+    md += fmt::format("- **{}** {}: {}\n", b["kind"].str(), b["name"].str(), b["reason"].str());
+  }
+}
+
+}  // namespace
+
+std::string render_markdown(const Json& r) {
+  std::string md;
+  md_header(md, r);
+  md_failures(md, r);
+  md_summary(md, r);
   md_changes(md, r);
 
   md += "## Test Results\n\n";
@@ -374,11 +489,7 @@ std::string render_markdown(const Json& r) {
   md += "## Findings\n\n";
   int i = 0;
   for (const auto& f : r["findings"].elements()) md += fmt::format("{}. {}\n", ++i, f.str());
-  md += "\n## Blockers / What Did Not Run\n\n";
-  if (r["blockers"].size() == 0) md += "None: every section ran.\n";
-  for (const auto& b : r["blockers"].elements()) {
-    md += fmt::format("- **{}** {}: {}\n", b["kind"].str(), b["name"].str(), b["reason"].str());
-  }
+  md_blockers(md, r);
   return md;
 }
 

@@ -1,6 +1,10 @@
 // Reads one run's results: every *.jsonl under a folder (the lines support/results.h writes),
 // matched up per file: "start" lines against "test" lines (a start with no result means the
 // process ended midway), "round" and "bench" lines against the test that wrote them.
+//
+// Every result line counts: a test that appears several times (--gtest_repeat in one file, ctest
+// --repeat or several runs into one folder across files) becomes ONE TestRecord holding every
+// repeat, and any failing repeat fails the test. Figures come from one representative repeat.
 #pragma once
 
 #include <stdexcept>
@@ -16,25 +20,56 @@ struct InputError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A file's "process" line. executable, build_dir, knobs and provenance are absent (empty) in files
+// written before the harness recorded them.
 struct ProcessRecord {
   std::string file, binary, torch, device, hardware, inventory, cuda_streams, sync, inject, host;
+  std::string executable;  // absolute path of the test binary
+  std::string build_dir;   // the CMake build folder (CTest's --test-dir)
+  Json knobs;              // object: TORCHSTRESS_* variables overridden from the environment
+  Json provenance;         // object: torch_version, blas, compiler, show_config, ...
   double time = 0.0;
 };
 
-struct TestRecord {
-  std::string name, suite, binary, status, device, skip_reason, file;
+struct RoundRecord {
+  std::string test, status, detail, crash_signature, stderr_tail, file;
+  int round = 0;
+  int run = 1;  // which repeat of its test wrote it (1-based, in time order)
+};
+
+// One result of a test: one repeat. status "incomplete" for a start that never wrote its result.
+struct TestResult {
+  std::string status, device, skip_reason, file;
   double duration_s = 0.0;
   double time = 0.0;
   Json properties;
   std::vector<std::string> failures;
+  std::vector<std::string> backtraces;  // C++ backtraces of worker failures
+  std::vector<Json> bench;              // "bench" lines this repeat wrote
 };
 
-struct RoundRecord {
-  std::string test, status, detail, crash_signature;
-  int round = 0;
+struct TestRecord {
+  std::string name, suite, binary;
+  // From all repeats: failed if any repeat failed (or wrote an unknown status), else stalled if any
+  // stalled, else incomplete if any ended midway, else passed if any passed, else skipped.
+  std::string status;
+  // From the representative repeat (the last passing one, else the last that ran, else the last).
+  std::string device, skip_reason, file;
+  double duration_s = 0.0;
+  double time = 0.0;  // of the first repeat: tests are listed in the order they first appeared
+  Json properties;
+  std::vector<std::string> failures;    // of every repeat that did not pass, in order
+  std::vector<std::string> backtraces;  // of every repeat that did not pass, in order
+  std::vector<TestResult> results;      // every repeat, in time order
+
+  int runs() const { return static_cast<int>(results.size()); }
+  int count(const std::string& status) const;  // repeats with this status
+  int ran() const { return runs() - count("skipped"); }
+  int not_passed() const { return ran() - count("passed"); }
 };
 
 // A test that started and never wrote its result (the process crashed or was killed), or stalled.
+// One per occurrence: a test that stalled in two repeats is listed twice.
 struct IncompleteRecord {
   std::string name, binary, file, why;
 };
@@ -43,9 +78,9 @@ struct RunData {
   std::string dir;
   std::vector<std::string> files;
   std::vector<ProcessRecord> processes;
-  std::vector<TestRecord> tests;    // the latest result of each test, in order of appearance
-  std::vector<RoundRecord> rounds;  // of the kept results (and of tests that never ended)
-  std::vector<Json> bench;          // "bench" lines of the kept results
+  std::vector<TestRecord> tests;    // one per test name, in order of first appearance
+  std::vector<RoundRecord> rounds;  // of every repeat (and of starts that never ended)
+  std::vector<Json> bench;          // "bench" lines of each test's representative repeat
   std::vector<IncompleteRecord> incomplete;
   std::vector<std::string> warnings;  // e.g. a truncated last line
   // Files written by fault-injection child runs (a self-test runs the suite with TORCHSTRESS_INJECT
@@ -55,6 +90,8 @@ struct RunData {
   double last_time = 0.0;
 
   const TestRecord* find(const std::string& name) const;
+  // The process line of a results file (nullptr when the file has none).
+  const ProcessRecord* process_of(const std::string& file) const;
 };
 
 // Throws InputError when the folder is missing, holds no *.jsonl, or a line is not valid JSON.

@@ -1,6 +1,8 @@
 // torchstress_report on its fixtures (tools/report/testdata): a full run gives every section with
 // the raw numbers, failures are classified, a worse run than its baseline exits 1 naming each
-// regression, corrupt input exits 2 with one line, an interrupted run reads as incomplete.
+// regression (a test lost to a skip, a stall, a crash or plain absence included), repeats of a
+// test all count, the Failures table says how to rerun each failure, corrupt input exits 2 with
+// one line, an interrupted run reads as incomplete.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -11,7 +13,10 @@
 #include <sstream>
 #include <string>
 
+#include <fmt/format.h>
+
 #include "json.h"
+#include "torchstress/stats.h"
 
 namespace {
 
@@ -38,7 +43,9 @@ fs::path out_dir() {
 }
 
 // Runs the tool on testdata/<results> (and testdata/<baseline> or an absolute baseline path).
-ToolRun run_tool(const std::string& results, const std::string& baseline = "", const fs::path& dir = out_dir()) {
+// `stderr_only`: r.out holds what the tool wrote to stderr alone.
+ToolRun run_tool(const std::string& results, const std::string& baseline = "", const fs::path& dir = out_dir(),
+                 bool stderr_only = false) {
   ToolRun r;
   r.dir = dir;
   std::string cmd = std::string("'") + TSREPORT_TOOL + "' --host fixture-host --results '" + TSREPORT_TESTDATA + "/" +
@@ -46,7 +53,7 @@ ToolRun run_tool(const std::string& results, const std::string& baseline = "", c
   if (!baseline.empty()) {
     cmd += " --baseline '" + (baseline[0] == '/' ? baseline : std::string(TSREPORT_TESTDATA) + "/" + baseline) + "'";
   }
-  cmd += " 2>&1";
+  cmd += stderr_only ? " 2>&1 >/dev/null" : " 2>&1";
   FILE* p = ::popen(cmd.c_str(), "r");
   if (!p) return r;
   char buf[4096];
@@ -77,7 +84,10 @@ TEST(ReportTool, FullRunHasEverySectionWithTheRawNumbers) {
                              "| 8 | 4,517 | 6.0% | 0.45x | 5.6% |", "| 256 | 250,500 | 4.0% | 167.00x |",
                              "| Passed | 10/10 |", "10/10 rounds: per-round failure rate below 26% at 95%",
                              "5.6% at 8 threads", "MpsRegression.Issue100285CommandBufferCommittedOnce",
-                             "**skipped** ParallelCUDA.TwoThreads: this LibTorch was built without CUDA"}) {
+                             // One line per skip reason (it was one line per skipped test).
+                             "- **skipped** (3 tests) this LibTorch was built without CUDA: ParallelCUDA.TwoThreads, "
+                             "ParallelCUDA.FourThreads, CudaRegression.Issue6962CublasHandlePerThread",
+                             "## Failures", "| none | | | | | |", "**Provenance**: not recorded in these results"}) {
     EXPECT_NE(md.find(figure), std::string::npos) << "missing: " << figure << "\n" << md;
   }
   const tsreport::Json j = tsreport::parse_json(read_text(r.dir / "report.json"));
@@ -166,6 +176,236 @@ TEST(ReportTool, InterruptedRunIsReportedIncompleteNamingWhatIsMissing) {
     EXPECT_NE(md.find(text), std::string::npos) << "missing: " << text << "\n" << md;
   }
   EXPECT_EQ(tsreport::parse_json(read_text(r.dir / "report.json"))["summary"]["complete"].boolean(true), false);
+}
+
+// ---- the release gate counts lost tests (fixtures: testdata/gate/<variant> against gate/baseline.json,
+// in which ParallelCPU.TwoThreads/FourThreads and Stress.LayerNorm/Transformer all passed) ----------
+
+const tsreport::Json& test_named(const tsreport::Json& report, const std::string& name) {
+  static const tsreport::Json none;
+  for (const auto& t : report["tests"].elements()) {
+    if (t["name"].str() == name) return t;
+  }
+  return none;
+}
+
+bool has_string(const tsreport::Json& array, const std::string& s) {
+  for (const auto& e : array.elements()) {
+    if (e.str() == s) return true;
+  }
+  return false;
+}
+
+// The variant's run exits 1 and names the lost test on stderr and in the report's regressions.
+void expect_lost_test_gates(const std::string& variant, const std::string& regression) {
+  SCOPED_TRACE(variant);
+  ToolRun r = run_tool("gate/" + variant, "gate/baseline.json", out_dir() / variant, /*stderr_only=*/true);
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_NE(r.out.find("REGRESSION " + regression + "\n"), std::string::npos) << r.out;
+  const tsreport::Json j = tsreport::parse_json(read_text(r.dir / "report.json"));
+  EXPECT_TRUE(has_string(j["changes"]["regressions"], regression)) << j["changes"].dump(2);
+  EXPECT_NE(read_text(r.dir / "report.md").find("- REGRESSION " + regression), std::string::npos);
+}
+
+TEST(ReleaseGate, UnchangedRunExitsZeroAndReportJsonKeepsEveryTestsStatus) {
+  ToolRun r = run_tool("gate/unchanged", "gate/baseline.json");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(read_text(r.dir / "report.md").find("**No regressions.**"), std::string::npos);
+  // Every test's status, not only the sections': the next run's gate reads these.
+  const tsreport::Json j = tsreport::parse_json(read_text(r.dir / "report.json"));
+  for (const char* name :
+       {"ParallelCPU.TwoThreads", "ParallelCPU.FourThreads", "Stress.LayerNorm", "Stress.Transformer"}) {
+    EXPECT_EQ(test_named(j, name)["status"].str(), "passed") << name;
+    EXPECT_EQ(test_named(j, name)["runs"].num(), 1) << name;
+  }
+}
+
+TEST(ReleaseGate, TestSkippedNowThatPassedInTheBaselineExitsOneNamingIt) {
+  expect_lost_test_gates(
+      "skipped",
+      "ParallelCPU.TwoThreads: passed in the baseline, skipped now: TORCHSTRESS_DEVICE=cuda: this test "
+      "runs on the CPU only");
+}
+
+TEST(ReleaseGate, TestMissingNowThatPassedInTheBaselineExitsOneNamingIt) {
+  expect_lost_test_gates("missing", "ParallelCPU.FourThreads: passed in the baseline, missing now (no result at all)");
+}
+
+TEST(ReleaseGate, TestStalledNowThatPassedInTheBaselineExitsOneNamingIt) {
+  expect_lost_test_gates("stalled", "Stress.LayerNorm: passed in the baseline, stalled now (hung: the watchdog fired)");
+}
+
+TEST(ReleaseGate, TestIncompleteNowThatPassedInTheBaselineExitsOneNamingIt) {
+  expect_lost_test_gates("incomplete",
+                         "Stress.Transformer: passed in the baseline, incomplete now (started, never ended)");
+}
+
+// ---- repeats: testdata/repeats holds two processes run with --gtest_repeat=10 into one folder;
+// Stress.LayerNorm failed its 7th repeat in the first file and passed the other 19 ---------------
+
+TEST(Repeats, OneFailingRepeatOfTwentyAcrossTwoFilesFailsTheTestWithItsBound) {
+  ToolRun r = run_tool("repeats");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  const tsreport::Json j = tsreport::parse_json(read_text(r.dir / "report.json"));
+  EXPECT_EQ(j["summary"]["verdict"].str(), "FAIL");
+  EXPECT_EQ(j["summary"]["failed"].num(), 1);
+  const tsreport::Json& ln = test_named(j, "Stress.LayerNorm");
+  EXPECT_EQ(ln["status"].str(), "failed");
+  EXPECT_EQ(ln["runs"].num(), 20);
+  EXPECT_EQ(ln["passed_runs"].num(), 19);
+  EXPECT_EQ(ln["failed_runs"].num(), 1);
+  EXPECT_EQ(ln["runs_text"].str(), "19 of 20 passed");
+  const double bound = torchstress::failure_rate_upper_bound(1, 20);  // the isolated rounds' bound
+  EXPECT_NEAR(ln["failure_rate_upper_bound_95"].num(), bound, 1e-9);  // report.json keeps 10 digits
+  const std::string md = read_text(r.dir / "report.md");
+  for (const std::string& text :
+       {fmt::format("| Stress.LayerNorm | **FAIL** | 19 of 20 passed | below {:.1f}% at 95% confidence |", 100 * bound),
+        std::string("| Stress.LayerNorm | wrong value | 19 of 20 passed | wrong value in thread 3, iteration 41"),
+        std::string("FAILURE Stress.LayerNorm [wrong value; run 7, thread 3, iteration 41]"),
+        // Figures come from the last passing repeat (4002's 10th: 4,210 ops/s), the status from all.
+        std::string("| LayerNorm | 4 | 100 | 400/400 (100%) | 4,210 ops/s | **FAIL** (19 of 20 passed) |"),
+        std::string("Stress.LayerNorm: 19 of 20 passed.")}) {
+    EXPECT_NE(md.find(text), std::string::npos) << "missing: " << text << "\n" << md;
+  }
+}
+
+TEST(Repeats, SkippedRepeatsCountAsSkippedNotPassed) {
+  ToolRun r = run_tool("repeats");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  const tsreport::Json j = tsreport::parse_json(read_text(r.dir / "report.json"));
+  const tsreport::Json& tf = test_named(j, "Stress.Transformer");  // passed 10 times, skipped 10 times
+  EXPECT_EQ(tf["status"].str(), "passed");
+  EXPECT_EQ(tf["passed_runs"].num(), 10);
+  EXPECT_EQ(tf["skipped_runs"].num(), 10);
+  EXPECT_EQ(tf["runs_text"].str(), "10 of 10 passed, 10 skipped");
+  const tsreport::Json& cuda = test_named(j, "ParallelCUDA.TwoThreads");  // skipped all 20 times
+  EXPECT_EQ(cuda["status"].str(), "skipped");
+  EXPECT_EQ(cuda["passed_runs"].num(), 0);
+  EXPECT_TRUE(cuda["failure_rate_upper_bound_95"].is_null());
+}
+
+// ---- failures a person can act on: testdata/actionable holds three processes: the battery's
+// (knobs overridden, executable but no build folder, backtraces, a crashed and a timed-out round),
+// the regression binary's (a build folder, another LibTorch), the self-test's (an older file
+// without executable, build_dir, knobs or provenance) ---------------------------------------------
+
+TEST(Failures, TableOpensTheReportWithKindFirstMessageReproAndDetailsLink) {
+  ToolRun r = run_tool("actionable");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  const std::string md = read_text(r.dir / "report.md");
+  const auto failures = md.find("## Failures");
+  ASSERT_NE(failures, std::string::npos) << md;
+  EXPECT_LT(md.find("**Results**"), failures);
+  EXPECT_LT(md.find("**Provenance**"), failures);
+  EXPECT_LT(failures, md.find("## Summary"));
+  for (const char* row :
+       {"| Stress.LayerNorm | exception | 0 of 1 passed | exception in thread 6, iteration 3 (op layernorm on cuda:0): "
+        "CUDA error: an illegal memory access was encountered",
+        // Knobs from the process line, shell-quoted; no build folder: the executable, quoted.
+        "`TORCHSTRESS_THREADS=8 TORCHSTRESS_RESULTS_DIR='/tmp/it'\\''s results' '/opt/ts "
+        "build/tests/torchstress_battery' "
+        "--gtest_filter=Stress.LayerNorm` | [details](details.md#stress-layernorm) |",
+        "| TransformerEncoder.IsolatedRounds | crash, timed out | 0 of 1 passed | round 2: SIGSEGV |",
+        // A build folder: CTest.
+        "| CudaRegression.GateOpensForEveryWorker | gate | 0 of 1 passed | start gate: worker 3 of 8 did not arrive "
+        "within 60.0 s | `ctest --test-dir /work/build -R '^CudaRegression.GateOpensForEveryWorker$' "
+        "--output-on-failure` |",
+        // An older file: the binary's name.
+        "| Knobs.RejectBadValues | assertion | 0 of 1 passed | Expected equality of these values: code Which is: 0 2 | "
+        "`torchstress_selftest --gtest_filter=Knobs.RejectBadValues` |"}) {
+    EXPECT_NE(md.find(row), std::string::npos) << "missing: " << row << "\n" << md;
+  }
+}
+
+TEST(Failures, DetailsFileAndReportJsonCarryBacktracesAndTheCrashedRoundsStderr) {
+  ToolRun r = run_tool("actionable");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  const std::string details = read_text(r.dir / "details.md");
+  for (const char* text :
+       {"<a id=\"stress-layernorm\"></a>", "#1 at::native::(anonymous namespace)::LayerNormKernelImplInternal",
+        "<a id=\"transformerencoder-isolatedrounds-round-2\"></a>", "Segmentation fault (core dumped)",
+        "<a id=\"transformerencoder-isolatedrounds-round-4\"></a>", "thread 5 at iteration 2 in transformer",
+        "<a id=\"knobs-rejectbadvalues\"></a>", "C++ Version: 201703"}) {
+    EXPECT_NE(details.find(text), std::string::npos) << "missing: " << text << "\n" << details;
+  }
+  const tsreport::Json j = tsreport::parse_json(read_text(r.dir / "report.json"));
+  EXPECT_NE(test_named(j, "Stress.LayerNorm")["backtraces"].elements().at(0).str().find("c10_cuda_check"),
+            std::string::npos);
+  const auto& rounds = j["sections"]["isolated_rounds"].elements().at(0)["rounds"].elements();
+  EXPECT_EQ(rounds.at(1)["stderr_tail"].str(), "[W thread 3] transformer forward\nSegmentation fault (core dumped)\n");
+}
+
+TEST(Provenance, HeaderShowsTheEssentialsAndSaysWhenProcessesDisagree) {
+  ToolRun r = run_tool("actionable");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  const std::string md = read_text(r.dir / "report.md");
+  for (const char* text : {"| LibTorch | 2.9.1 / 2.8.0 (git 5811a8d7da / ba56102387), Release |",
+                           "| BLAS / LAPACK | MKL 2024.1 / MKL |", "| CUDA runtime / cuDNN | 12.4 / 9.1.0 |",
+                           "| CUDA driver | 550.54.15 |", "| Threads (intra-op / inter-op) | 16 / 16 |",
+                           "| Compiler | GCC 12.2 |", "| Host / OS | gpu-box-1 / Ubuntu 22.04 |",
+                           "**Warning: the processes disagree** (several builds share this folder): torch_version: "
+                           "2.9.1 (1 process) / 2.8.0 (1 process)"}) {
+    EXPECT_NE(md.find(text), std::string::npos) << "missing: " << text << "\n" << md;
+  }
+  EXPECT_EQ(md.find("C++ Version: 201703"), std::string::npos) << "show_config belongs in report.json, not report.md";
+  const tsreport::Json j = tsreport::parse_json(read_text(r.dir / "report.json"));
+  EXPECT_EQ(j["run"]["show_config"].size(), 2u);
+  EXPECT_NE(j["run"]["show_config"].elements().at(0).str().find("C++ Version: 201703"), std::string::npos);
+  EXPECT_EQ(j["run"]["provenance"]["cuda_driver"].str(), "550.54.15");
+  EXPECT_EQ(j["run"]["provenance_disagreements"].size(), 2u);  // torch_version and torch_git
+}
+
+TEST(SkipReasons, AreGroupedOneLinePerReasonWithACountBeyondFiveTests) {
+  ToolRun r = run_tool("actionable");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  const std::string md = read_text(r.dir / "report.md");
+  const std::string blockers = md.substr(md.find("## Blockers"));
+  EXPECT_NE(blockers.find("- **skipped** (7 tests) this LibTorch was built without CUDA (names in report.json)\n"),
+            std::string::npos)
+      << blockers;
+  EXPECT_NE(blockers.find("- **skipped** (2 tests) needs two CUDA devices; this machine has 1: "
+                          "MultiGPU.CrossDeviceCopies, MultiGPU.PeerAccess\n"),
+            std::string::npos)
+      << blockers;
+  EXPECT_EQ(blockers.find("ParallelCUDA.Case0"), std::string::npos) << blockers;
+  const tsreport::Json j = tsreport::parse_json(read_text(r.dir / "report.json"));
+  EXPECT_EQ(j["skip_groups"].elements().at(0)["tests"].size(), 7u);
+}
+
+// ---- honest spread ---------------------------------------------------------------------------
+
+TEST(Spread, IsTheInterquartileRangeOverTheMedianSoOneOutlierCannotBlowItUp) {
+  // One descheduled repetition once printed a spread of 349,919% as (max - min) / median.
+  const torchstress::Summary s = torchstress::summarize({101.0, 350000.0, 100.0, 103.0, 102.0});
+  EXPECT_DOUBLE_EQ(s.median, 102.0);
+  EXPECT_DOUBLE_EQ(s.iqr, 2.0);
+  EXPECT_DOUBLE_EQ(s.spread, 2.0 / 102.0);
+  EXPECT_DOUBLE_EQ(s.min, 100.0);
+  EXPECT_DOUBLE_EQ(s.max, 350000.0);
+  EXPECT_EQ(s.samples, 5);
+  EXPECT_DOUBLE_EQ(torchstress::summarize({3.0, 1.0, 2.0}).spread, 0.5);  // quartiles 1.5 and 2.5
+}
+
+TEST(Spread, TooNoisyFigureIsFlaggedAndNotComparedWhileAChangeWithinBothSpreadsPasses) {
+  // testdata/noisy: batch 64 has a robust spread of 40% (baseline 5%), batch 256 4% (baseline 30%):
+  // neither is compared. Batch 1 is 14.9% below the baseline, beyond this run's 4% spread but
+  // within the baseline's 20%: no regression.
+  ToolRun r = run_tool("noisy", "baseline-noisy.json");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  const std::string md = read_text(r.dir / "report.md");
+  for (const char* text :
+       {"| 64 | 100,000 | too noisy to compare (40.0%) | 25.00x |", "| 1 | 4,000 | 4.0% | 1.00x |",
+        "- Bench.Batching batch=64 [cpu]: not compared: too noisy (robust spread 5.0% in the baseline, 40.0% now; "
+        "above 25.0%)",
+        "- Bench.Batching batch=256 [cpu]: not compared: too noisy (robust spread 30.0% in the baseline, 4.0% now; "
+        "above 25.0%)",
+        "**No regressions.**"}) {
+    EXPECT_NE(md.find(text), std::string::npos) << "missing: " << text << "\n" << md;
+  }
+  const tsreport::Json j = tsreport::parse_json(read_text(r.dir / "report.json"));
+  for (const auto& m : j["metrics"].elements()) {
+    EXPECT_EQ(m["too_noisy"].boolean(), m["key"].str() == "Bench.Batching batch=64 [cpu]") << m["key"].str();
+  }
 }
 
 TEST(JsonReader, ReadsWhatTheSuiteWritesAndRejectsTrailingGarbage) {

@@ -1,0 +1,51 @@
+// Shared by the report's builder files (report_builder, report_failures, report_provenance,
+// report_baseline): small helpers and the pieces each file builds for the others. Not installed.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "json.h"
+#include "results_reader.h"
+
+namespace tsreport::detail {
+
+bool starts_with(const std::string& s, const std::string& p);
+// The first line of `s`, cut to `max` characters ("..." appended when cut), spaces trimmed.
+std::string first_line(const std::string& s, size_t max = 300);
+std::string pct(double v);
+// Distinct non-empty values joined with " / ", in order of first appearance.
+std::string join_distinct(const std::vector<std::string>& values);
+std::optional<double> prop(const TestRecord& t, const std::string& key);
+Json opt(std::optional<double> v);
+// A JSON scalar as text: strings as they are, whole numbers without a decimal point.
+std::string scalar_text(const Json& v);
+
+// ---- report_failures.cpp: what failed, how, and how to run it again ----
+
+// Every failure of every repeat of `t` that did not pass, classified (wrong value, NaN/Inf,
+// exception, start gate, stall, crash, timed out, incomplete, assertion), with its round, thread,
+// iteration and run where known. Empty for a test whose repeats all passed or skipped.
+std::vector<Json> classify(const TestRecord& t, const std::vector<RoundRecord>& rounds);
+// The Failures table's word for a classification ("NaN/Inf" -> "non-finite (NaN/Inf)").
+std::string display_kind(const std::string& classification);
+// One shell line that reruns `t` as the failing process ran it (its knobs, its build folder).
+std::string repro_command(const RunData& run, const TestRecord& t);
+// `s` as one shell word: as it is when safe, else in single quotes.
+std::string shell_quote(const std::string& s);
+// Anchors of details.md: a test, or one round of one repeat (run 0: the test has one repeat).
+std::string anchor_of(const std::string& test, int run = 0, int round = 0);
+// "19 of 20 passed", "10 of 10 passed, 10 skipped", "20 skipped".
+std::string runs_text(const TestRecord& t);
+// Per-test fields the Failures table and the baseline gate read: runs, passed/failed/... counts,
+// the 95% bound, kinds, first message, repro, anchor, backtraces.
+void add_repeat_fields(Json& entry, const RunData& run, const TestRecord& t, const std::vector<Json>& failures);
+
+// ---- report_provenance.cpp ----
+
+// Sets run["provenance"] (essentials, distinct values joined), run["provenance_disagreements"],
+// run["knobs"] and run["processes"] (every process line in full, show_config included).
+void add_provenance(Json& meta, const RunData& run);
+
+}  // namespace tsreport::detail

@@ -1,0 +1,105 @@
+// Provenance: which LibTorch, BLAS, OpenMP, CUDA, compiler and host produced these results, from
+// the "provenance" object of each process line. A results folder can hold several runs, so every
+// field is collected over all processes and a field on which they disagree is said out loud.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+
+#include "report_internal.h"
+
+namespace tsreport::detail {
+namespace {
+
+// Distinct values of one field, with how many processes reported each.
+using Tally = std::vector<std::pair<std::string, int>>;
+
+void count(Tally& tally, const std::string& value) {
+  auto it = std::find_if(tally.begin(), tally.end(), [&](const auto& e) { return e.first == value; });
+  if (it == tally.end())
+    tally.emplace_back(value, 1);
+  else
+    ++it->second;
+}
+
+// Every provenance field (show_config aside: it differs whenever anything else does, and is long),
+// in order of first appearance.
+std::vector<std::pair<std::string, Tally>> tally_fields(const RunData& run) {
+  std::vector<std::pair<std::string, Tally>> fields;
+  for (const auto& p : run.processes) {
+    for (const auto& [key, value] : p.provenance.items()) {
+      if (key == "show_config") continue;
+      auto it = std::find_if(fields.begin(), fields.end(), [&](const auto& f) { return f.first == key; });
+      if (it == fields.end()) it = fields.insert(fields.end(), {key, {}});
+      count(it->second, scalar_text(value));
+    }
+  }
+  return fields;
+}
+
+std::string describe(const std::string& key, const Tally& tally) {
+  std::string s;
+  for (const auto& [value, n] : tally)
+    s += fmt::format("{}{} ({} process{})", s.empty() ? "" : " / ", value, n, n == 1 ? "" : "es");
+  return key + ": " + s;
+}
+
+// A process line's own fields; its show_config goes to the run's list of distinct texts instead,
+// so fifteen processes of one build do not repeat it fifteen times.
+Json process_json(const ProcessRecord& p) {
+  Json e = Json::object();
+  e.set("file", p.file);
+  e.set("binary", p.binary);
+  e.set("executable", p.executable);
+  e.set("build_dir", p.build_dir);
+  e.set("knobs", p.knobs);
+  Json prov = Json::object();
+  for (const auto& [key, value] : p.provenance.items()) {
+    if (key != "show_config") prov.set(key, value);
+  }
+  e.set("provenance", prov);
+  return e;
+}
+
+void push_distinct(std::vector<std::string>& into, const std::string& value) {
+  if (!value.empty() && std::find(into.begin(), into.end(), value) == into.end()) into.push_back(value);
+}
+
+Json array_of(const std::vector<std::string>& values) {
+  Json a = Json::array();
+  for (const auto& v : values) a.push(v);
+  return a;
+}
+
+}  // namespace
+
+void add_provenance(Json& meta, const RunData& run) {
+  Json values = Json::object(), disagreements = Json::array();
+  for (const auto& [key, tally] : tally_fields(run)) {
+    std::vector<std::string> distinct;
+    for (const auto& v : tally) distinct.push_back(v.first);
+    values.set(key, join_distinct(distinct));
+    if (tally.size() > 1) disagreements.push(describe(key, tally));
+  }
+  // Files written before the harness recorded provenance still name their LibTorch.
+  Tally torch;
+  for (const auto& p : run.processes) {
+    if (!p.torch.empty()) count(torch, p.torch);
+  }
+  if (torch.size() > 1 && !values.has("torch_version")) disagreements.push(describe("torch", torch));
+
+  std::vector<std::string> knobs, show_config;
+  Json processes = Json::array();
+  for (const auto& p : run.processes) {
+    for (const auto& [key, value] : p.knobs.items()) push_distinct(knobs, key + "=" + scalar_text(value));
+    push_distinct(show_config, p.provenance["show_config"].str());
+    processes.push(process_json(p));
+  }
+  meta.set("provenance", values);
+  meta.set("provenance_disagreements", disagreements);
+  meta.set("knobs", array_of(knobs));
+  meta.set("show_config", array_of(show_config));
+  meta.set("processes", processes);
+}
+
+}  // namespace tsreport::detail
