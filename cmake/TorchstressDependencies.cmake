@@ -3,16 +3,50 @@
 # (CMAKE_PREFIX_PATH), or a fork's build (Torch_DIR).
 
 # --- LibTorch -------------------------------------------------------------------------------
-find_package(Torch QUIET)
-if(NOT Torch_FOUND)
+# TORCHSTRESS_TORCH_PYTHON: a python whose torch wheel carries the LibTorch to test (the wheel
+# presets set it to the venv ctest/bootstrap.sh made). It wins over a system LibTorch.
+set(TORCHSTRESS_TORCH_PYTHON "" CACHE FILEPATH "python whose torch wheel provides LibTorch (searched before any other)")
+
+# The LibTorch CMake prefix inside `python`'s torch wheel, or "" when it has none.
+function(_ts_wheel_prefix out python)
+  execute_process(
+    COMMAND "${python}" -c "import torch;print(torch.utils.cmake_prefix_path)"
+    OUTPUT_VARIABLE prefix OUTPUT_STRIP_TRAILING_WHITESPACE RESULT_VARIABLE rc ERROR_QUIET)
+  if(rc EQUAL 0 AND EXISTS "${prefix}")
+    set(${out} "${prefix}" PARENT_SCOPE)
+  else()
+    set(${out} "" PARENT_SCOPE)
+  endif()
+endfunction()
+
+if(TORCHSTRESS_TORCH_PYTHON)
+  _ts_wheel_prefix(_ts_wheel_prefix "${TORCHSTRESS_TORCH_PYTHON}")
+  if(NOT _ts_wheel_prefix)
+    message(FATAL_ERROR "torchstress: TORCHSTRESS_TORCH_PYTHON='${TORCHSTRESS_TORCH_PYTHON}' has no torch wheel; "
+      "accepted: a python with torch installed (ctest/bootstrap.sh makes one)")
+  endif()
+  message(STATUS "torchstress: LibTorch from the torch wheel of ${TORCHSTRESS_TORCH_PYTHON}")
+  # TorchConfig looks for Caffe2 and its libraries with the default search paths first, so with
+  # Debian's libtorch-dev also installed it would mix the two LibTorches. The wheel's prefixes go
+  # first on CMAKE_PREFIX_PATH (share/cmake for the configs, the torch folder for lib/).
+  get_filename_component(_ts_wheel_root "${_ts_wheel_prefix}/../.." ABSOLUTE)
+  set(_ts_saved_prefix_path "${CMAKE_PREFIX_PATH}")
+  list(PREPEND CMAKE_PREFIX_PATH "${_ts_wheel_prefix}" "${_ts_wheel_root}")
+  find_package(Torch QUIET PATHS "${_ts_wheel_prefix}" PATH_SUFFIXES Torch NO_DEFAULT_PATH)
+  set(CMAKE_PREFIX_PATH "${_ts_saved_prefix_path}")
+  if(Torch_FOUND AND NOT TORCH_LIBRARY MATCHES "^${_ts_wheel_root}/")
+    message(FATAL_ERROR "torchstress: the wheel's TorchConfig picked ${TORCH_LIBRARY}, not the wheel's own "
+      "library; accepted: a fresh build folder (a cache made with another LibTorch keeps its paths)")
+  endif()
+else()
+  find_package(Torch QUIET)
+endif()
+if(NOT Torch_FOUND AND NOT TORCHSTRESS_TORCH_PYTHON)
   # Fallback the user expects: a Python with torch installed carries a LibTorch in its wheel.
   find_program(TORCHSTRESS_PYTHON NAMES python3 python)
   if(TORCHSTRESS_PYTHON)
-    execute_process(
-      COMMAND "${TORCHSTRESS_PYTHON}" -c "import torch;print(torch.utils.cmake_prefix_path)"
-      OUTPUT_VARIABLE _ts_wheel_prefix OUTPUT_STRIP_TRAILING_WHITESPACE
-      RESULT_VARIABLE _ts_py_rc ERROR_QUIET)
-    if(_ts_py_rc EQUAL 0 AND EXISTS "${_ts_wheel_prefix}")
+    _ts_wheel_prefix(_ts_wheel_prefix "${TORCHSTRESS_PYTHON}")
+    if(_ts_wheel_prefix)
       message(STATUS "torchstress: no LibTorch on the search path; using the one in "
                      "${TORCHSTRESS_PYTHON}'s torch wheel: ${_ts_wheel_prefix}")
       find_package(Torch QUIET PATHS "${_ts_wheel_prefix}" PATH_SUFFIXES Torch NO_DEFAULT_PATH)
@@ -21,7 +55,8 @@ if(NOT Torch_FOUND)
 endif()
 if(NOT Torch_FOUND)
   message(FATAL_ERROR
-    "torchstress: LibTorch not found. Accepted: Debian/Ubuntu 'apt-get install libtorch-dev' (1.13+), "
+    "torchstress: LibTorch not found. Accepted: ctest/bootstrap.sh then --preset wheel (the PyPI torch wheel), "
+    "Debian/Ubuntu 'apt-get install libtorch-dev' (1.13+) with --preset quick-debian, "
     "-DCMAKE_PREFIX_PATH=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)') for a wheel, "
     "or -DTorch_DIR=<your LibTorch>/share/cmake/Torch for a fork's build.")
 endif()

@@ -22,7 +22,8 @@ expect_usage_error "verify --soak-seconds abc" "--soak-seconds 'abc' is not acce
 expect_usage_error "verify unknown flag" "unknown argument '--fast'" ctest/verify.sh --fast
 expect_usage_error "verify missing baseline" "is not a readable file" ctest/verify.sh --baseline /nonexistent/report.json
 tmp=$(mktemp -d)
-expect_usage_error "verify without LibTorch" "torchstress: LibTorch not found. Accepted: Debian/Ubuntu 'apt-get install libtorch-dev'" \
+expect_usage_error "verify --libtorch conda" "--libtorch 'conda' is not accepted; accepted: wheel, debian" ctest/verify.sh --libtorch conda
+expect_usage_error "verify without LibTorch" "torchstress: LibTorch not found. Accepted: ctest/bootstrap.sh" \
   ctest/verify.sh --build-dir "$tmp/build" --out "$tmp/out" --cmake-args -DCMAKE_DISABLE_FIND_PACKAGE_Torch=ON
 rm -rf "$tmp"
 expect_usage_error "throughput --threads -3" "--threads='-3' is not accepted; accepted: a whole number >= 1" "$throughput" --threads -3
