@@ -8,10 +8,10 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
-#include <filesystem>
 
 #include "torchstress/device.h"
 #include "torchstress/log.h"
+#include "torchstress/subprocess.h"
 
 namespace torchstress {
 
@@ -49,8 +49,7 @@ ResultsLog& results_log() {
 }
 
 void ResultsLog::open(const std::string& dir, const std::string& binary) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
+  make_directories(dir);
   path_ = fmt::format("{}/results-{}-{}.jsonl", dir, binary, ::getpid());
   fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd_ < 0) {

@@ -7,7 +7,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <filesystem>
 #include <string>
 
 #include "torchstress/device.h"
@@ -21,6 +20,8 @@
 #include "torchstress/subprocess.h"
 
 namespace {
+
+std::string binary_name(const std::string& argv0) { return argv0.substr(argv0.rfind('/') + 1); }
 
 // {"TORCHSTRESS_THREADS":"4", ...}: the knobs a repro command must set again.
 std::string overridden_knobs_json() {
@@ -45,7 +46,7 @@ int main(int argc, char** argv) {
   ::testing::InitGoogleMock(&argc, argv);
   // Re-execute the binary for death tests: CUDA and Metal state must never cross a fork.
   GTEST_FLAG_SET(death_test_style, "threadsafe");
-  torchstress::set_self_executable(std::filesystem::absolute(argv[0]).string());
+  torchstress::set_self_executable(torchstress::absolute_path(argv[0]));
   torchstress::set_in_death_test_child(child);
   torchstress::init_logging();
 
@@ -83,7 +84,7 @@ int main(int argc, char** argv) {
     }
     const char* build_dir = std::getenv("TORCHSTRESS_CTEST_DIR");  // set by CTest: repro commands use it
     auto& results = torchstress::results_log();
-    results.open(torchstress::knobs().results_dir, std::filesystem::path(argv[0]).filename().string());
+    results.open(torchstress::knobs().results_dir, binary_name(argv[0]));
     results.append(torchstress::JsonLine()
                        .add("type", "process")
                        .add("torch", torchstress::torch_version())

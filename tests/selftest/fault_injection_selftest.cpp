@@ -4,7 +4,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <map>
+#include <sstream>
 #include <string>
 
 #include "torchstress/device.h"
@@ -125,6 +127,44 @@ TEST(BadInput, EachBadKnobExitsWithCode2AndOneLineBeforeAnyTestRuns) {
     EXPECT_THAT(r.output, Not(HasSubstr("[ RUN      ]")));
     EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
   }
+}
+
+// Every line of a results folder, concatenated (the report reads the same files).
+std::string ReadResults(const std::string& dir) {
+  std::string all;
+  for (const auto& f : list_files(dir)) {
+    std::ifstream in(f);
+    all.append(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  return all;
+}
+
+// What a person needs to act on a failure reaches the results: the worker's backtrace, a crashed
+// round's stderr tail, the knobs in force and the binary (for the repro line), and provenance.
+TEST(FaultInjection, FailuresCarryBacktraceStderrTailReproFieldsAndProvenanceIntoTheResults) {
+  const std::string dir = ::testing::TempDir() + "torchstress-selftest-actionable";
+  remove_tree(dir);
+  RunBattery("Stress.LayerNorm", {{"TORCHSTRESS_INJECT", "wrong@1:3"}, {"TORCHSTRESS_RESULTS_DIR", dir}});
+  const std::string worker = ReadResults(dir);
+  EXPECT_THAT(worker, HasSubstr("\"backtraces\":[\"wrong value in thread 1, iteration 3"));
+  EXPECT_THAT(worker, HasSubstr("\"knobs\":{"));
+  EXPECT_THAT(worker, HasSubstr("\"TORCHSTRESS_INJECT\":\"wrong@1:3\""));
+  EXPECT_THAT(worker, HasSubstr("\"executable\":\"" TORCHSTRESS_BATTERY_BINARY "\""));
+  EXPECT_THAT(worker, HasSubstr("\"provenance\":{\"torch_version\":"));
+  remove_tree(dir);
+  // A round that prints before it dies (a recorded upstream crash text, then abort).
+  RunBattery("TransformerEncoder.IsolatedRoundsQuick", {{"TORCHSTRESS_INJECT", "crashsig:mps-commit-committed@0:0"},
+                                                        {"TORCHSTRESS_INJECT_ROUND", "1"},
+                                                        {"TORCHSTRESS_RESULTS_DIR", dir}});
+  bool crashed_round_has_tail = false;  // line by line: results lines are long (show_config)
+  std::istringstream lines(ReadResults(dir));
+  for (std::string line; std::getline(lines, line);) {
+    const auto tail = line.find("\"stderr_tail\":\"");
+    if (line.find("\"status\":\"crashed\"") != std::string::npos && tail != std::string::npos) {
+      crashed_round_has_tail = line.compare(tail + 15, 1, "\"") != 0;
+    }
+  }
+  EXPECT_TRUE(crashed_round_has_tail) << "no crashed round with a stderr tail in " << dir;
 }
 
 // A run asked for a device this machine lacks stops before any test, so it cannot pass by skipping.

@@ -28,6 +28,17 @@ ChildResult run_child(const std::vector<std::string>& argv, const std::map<std::
 // "SIGSEGV", "SIGABRT", ... or "signal N".
 std::string signal_name(int sig);
 
+// Path helpers on POSIX calls, not std::filesystem: the PyPI torch wheel's libtorch.so exports
+// std::filesystem symbols of its own libstdc++ build, which win at link time and crash (seen:
+// remove_all segfaults in LibTorch 2.11.0+cu130). Code linked to LibTorch keeps off <filesystem>.
+// `path` made absolute against the current folder (no symlink resolution); "mkdir -p";
+// "rm -rf" (true when nothing is left).
+std::string absolute_path(const std::string& path);
+bool make_directories(const std::string& path);
+bool remove_tree(const std::string& path);
+// The files directly in `dir`, with their folder prefixed; empty when it cannot be read.
+std::vector<std::string> list_files(const std::string& dir);
+
 // The path of the running test binary (saved by the shared test main from argv[0]).
 const std::string& self_executable();
 void set_self_executable(const std::string& path);
