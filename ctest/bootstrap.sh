@@ -31,7 +31,7 @@ done
 # Debian packages: build tools always; libtorch-dev and OpenBLAS (pthread) for the 1.13 build,
 # where reference BLAS would make matmul ~25x and the transformer ~40x slower.
 install_debian_packages() {
-  local packages=(g++ make libgtest-dev libgmock-dev libspdlog-dev libfmt-dev)
+  local packages=(g++ make libgtest-dev libgmock-dev libspdlog-dev libfmt-dev nlohmann-json3-dev)
   # A cmake or python3 already on PATH (a pip or Kitware cmake, pyenv) counts as installed.
   command -v cmake >/dev/null 2>&1 || packages+=(cmake)
   command -v python3 >/dev/null 2>&1 || packages+=(python3)
