@@ -143,6 +143,11 @@ if(NOT spdlog_FOUND)
     "(Debian/Ubuntu) or 'brew install spdlog' (macOS).")
 endif()
 find_package(fmt QUIET)
+find_package(nlohmann_json 3 QUIET)
+if(NOT nlohmann_json_FOUND)
+  message(FATAL_ERROR "torchstress: nlohmann-json 3 not found. Install: 'apt-get install nlohmann-json3-dev' "
+    "(Debian/Ubuntu) or 'brew install nlohmann-json' (macOS).")
+endif()
 find_package(Threads REQUIRED)
 
 # Recent LibTorch wheels ship their own fmt headers (fmt 12 in 2.11) in their include folder, which

@@ -1,7 +1,10 @@
-# `cmake --install` puts the support library, its headers and torchstressConfig.cmake in place, so
-# a fork can write its own threaded tests with our gate, runner, error capture and device sync:
+# `cmake --install` puts the support libraries (core, harness, suite), their headers and
+# torchstressConfig.cmake in place, so a fork can write its own threaded tests with our gate,
+# runner, error capture and device sync:
 #   find_package(torchstress CONFIG REQUIRED)
-#   target_link_libraries(my_tests PRIVATE torchstress::support torchstress::test_main)
+#   target_link_libraries(my_tests PRIVATE torchstress::harness)                         # the machinery only
+#   target_link_libraries(my_tests PRIVATE torchstress::suite torchstress::test_main)    # with our knobs and main
+# (torchstress::support, harness + suite, stays for existing consumers)
 # or, with our labels, timeouts and per-case discovery:
 #   torchstress_add_test_binary(my_tests SOURCES my_test.cpp)
 #   torchstress_test_group(my_tests REST LABELS quick TIMEOUT 120)
@@ -11,11 +14,14 @@ include(CMakePackageConfigHelpers)
 set(TORCHSTRESS_INSTALL_CMAKEDIR "${CMAKE_INSTALL_LIBDIR}/cmake/torchstress"
   CACHE STRING "Where `cmake --install` puts torchstressConfig.cmake, relative to the prefix")
 
-install(TARGETS torchstress_support torchstress_test_main EXPORT torchstressTargets
+install(TARGETS torchstress_core torchstress_harness torchstress_suite torchstress_support torchstress_test_main
+  EXPORT torchstressTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-install(DIRECTORY ${PROJECT_SOURCE_DIR}/support/include/torchstress DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+foreach(_ts_part core harness suite)
+  install(DIRECTORY ${PROJECT_SOURCE_DIR}/support/${_ts_part}/include/torchstress DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+endforeach()
 install(EXPORT torchstressTargets NAMESPACE torchstress:: DESTINATION ${TORCHSTRESS_INSTALL_CMAKEDIR})
 # The test-registration helpers travel with the package, so an installed consumer registers its
 # cases exactly as the suite does (tier labels, TIMEOUTs, PRE_TEST discovery).

@@ -1,34 +1,24 @@
-# Reads the knob defaults from support/include/torchstress/knobs.def (their one home) into
-# TORCHSTRESS_DEFAULT_<NAME>, honouring TORCHSTRESS_<NAME> set in the environment at configure time,
-# so CTest TIMEOUTs follow the same numbers the tests run with.
-file(STRINGS "${PROJECT_SOURCE_DIR}/support/include/torchstress/knobs.def" _ts_knob_lines REGEX "^TORCHSTRESS_KNOB\\(")
+# Reads each knob's kind and default from support/suite/include/torchstress/knobs.def (their one
+# home) into TORCHSTRESS_KIND_<NAME> and TORCHSTRESS_DEFAULT_<NAME>: the configure-time values of
+# the TIMEOUT expressions. The environment is not read here: when ctest runs, the test binary
+# prints the knobs then in force (cmake/TorchstressCtestTime.cmake), so the duration grammar has
+# one parser, the binary's (knobs.cpp).
+file(STRINGS "${PROJECT_SOURCE_DIR}/support/suite/include/torchstress/knobs.def" _ts_knob_lines REGEX "^TORCHSTRESS_KNOB\\(")
 foreach(_line IN LISTS _ts_knob_lines)
-  if(_line MATCHES "^TORCHSTRESS_KNOB\\(([A-Z0-9_]+), *([a-z_]+), *\"([^\"]*)\"")
-    set(_name "${CMAKE_MATCH_1}")
-    set(TORCHSTRESS_KIND_${_name} "${CMAKE_MATCH_2}")
-    list(APPEND TORCHSTRESS_KNOB_NAMES "${_name}")
-    set(_value "${CMAKE_MATCH_3}")
-    if(DEFINED ENV{TORCHSTRESS_${_name}} AND NOT "$ENV{TORCHSTRESS_${_name}}" STREQUAL "")
-      set(_value "$ENV{TORCHSTRESS_${_name}}")
-    endif()
-    set(TORCHSTRESS_DEFAULT_${_name} "${_value}")
+  if(_line MATCHES "^TORCHSTRESS_KNOB\\(([A-Z0-9_]+), *[a-z0-9_]+, *([a-z_]+), *\"([^\"]*)\"")
+    set(TORCHSTRESS_KIND_${CMAKE_MATCH_1} "${CMAKE_MATCH_2}")
+    set(TORCHSTRESS_DEFAULT_${CMAKE_MATCH_1} "${CMAKE_MATCH_3}")
+    list(APPEND TORCHSTRESS_KNOB_NAMES "${CMAKE_MATCH_1}")
   endif()
 endforeach()
 
-# torchstress_seconds(<out> <knob>): a seconds knob as a whole number of seconds (rounded up).
+# torchstress_seconds(<out> <knob>): a seconds knob's default, which knobs.def keeps a whole number
+# of seconds so that CMake needs no duration grammar of its own.
 function(torchstress_seconds out knob)
   set(v "${TORCHSTRESS_DEFAULT_${knob}}")
-  if(v MATCHES "^([0-9.]+)ms$")
-    math(EXPR s "(${CMAKE_MATCH_1} + 999) / 1000")
-  elseif(v MATCHES "^([0-9]+)m$")
-    math(EXPR s "${CMAKE_MATCH_1} * 60")
-  elseif(v MATCHES "^([0-9]+)(\\.[0-9]+)?s?$")
-    set(s "${CMAKE_MATCH_1}")
-    if(CMAKE_MATCH_2)
-      math(EXPR s "${s} + 1")
-    endif()
-  else()
-    message(FATAL_ERROR "torchstress: TORCHSTRESS_${knob}='${v}' is not a duration; accepted: e.g. 60, 2.5, 500ms, 2m")
+  if(NOT v MATCHES "^[0-9]+$")
+    message(FATAL_ERROR "torchstress: knobs.def's default of ${knob} is '${v}'; accepted there: a whole number "
+      "of seconds (users may write 2.5, 500ms, 2m: the binary parses those)")
   endif()
-  set(${out} "${s}" PARENT_SCOPE)
+  set(${out} "${v}" PARENT_SCOPE)
 endfunction()

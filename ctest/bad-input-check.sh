@@ -18,7 +18,10 @@ expect_usage_error() {  # description, expected text, command...
   fi
 }
 expect_usage_error "verify --device gpu" "--device 'gpu' is not accepted; accepted: auto, cpu, cuda, cuda:N, mps" ctest/verify.sh --device gpu
-expect_usage_error "verify --soak-seconds abc" "--soak-seconds 'abc' is not accepted" ctest/verify.sh --soak-seconds abc
+# Knob values are checked by the built test binary (the one parser of durations and devices).
+build_dir=$(cd "$(dirname "$throughput")/../.." && pwd)
+expect_usage_error "verify --soak-seconds abc" "TORCHSTRESS_SOAK_SECONDS='abc' is not accepted" ctest/verify.sh --build-dir "$build_dir" --soak-seconds abc
+expect_usage_error "verify --device cuda:99" "TORCHSTRESS_DEVICE='cuda:99' is not available here" ctest/verify.sh --build-dir "$build_dir" --device cuda:99
 expect_usage_error "verify unknown flag" "unknown argument '--fast'" ctest/verify.sh --fast
 expect_usage_error "verify missing baseline" "is not a readable file" ctest/verify.sh --baseline /nonexistent/report.json
 tmp=$(mktemp -d)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds and runs ctest/example-consumer both ways a fork consumes torchstress, and checks the
+# Builds and runs examples/consumer both ways a fork consumes torchstress, and checks the
 # configure-time guards:
 #   1. add_subdirectory(<torchstress>) from the consumer (TORCHSTRESS_BUILD_TESTS=OFF: the support
 #      library and the consumer's test only), checking nothing leaks into the parent;
@@ -9,7 +9,7 @@
 #      "compiled without X because Y" for every backend left out.
 #   ctest/ci-consumers.sh BUILD_DIR
 # BUILD_DIR is a torchstress build tree (e.g. `build` after `cmake --workflow --preset ci`); it is
-# reused for the install (only torchstress_support and torchstress_test_main are brought up to
+# reused for the install (only the support libraries core, harness, suite and test_main are brought up to
 # date). If it does not exist, it is configured with TORCHSTRESS_BUILD_TESTS=OFF. Scratch builds go
 # to BUILD_DIR/ci-consumers/. Exits non-zero on any failure. JOBS (default 2) sets the parallelism.
 set -euo pipefail
@@ -60,14 +60,14 @@ run_consumer() {
 
 # --- 1. add_subdirectory --------------------------------------------------------------------------
 step "add_subdirectory: configure"
-cmake -S "$src/ctest/example-consumer" -B "$scratch/subdir" "${common[@]}" -DTorch_DIR="$torch_dir" \
+cmake -S "$src/examples/consumer" -B "$scratch/subdir" "${common[@]}" -DTorch_DIR="$torch_dir" \
   -DTORCHSTRESS_SOURCE_DIR="$src" -DTORCHSTRESS_BUILD_TESTS=OFF | tee "$scratch/subdir-configure.log"
 grep -q "example-consumer: torchstress through add_subdirectory" "$scratch/subdir-configure.log" || fail "consumer did not take the add_subdirectory path"
 run_consumer add_subdirectory "$scratch/subdir"
 
 # --- 2. install + find_package ------------------------------------------------------------------
 step "install: bring $build's libraries up to date, install into $scratch/prefix"
-cmake --build "$build" -j "$jobs" --target torchstress_support torchstress_test_main
+cmake --build "$build" -j "$jobs" --target torchstress_core torchstress_harness torchstress_suite torchstress_test_main
 cmake --install "$build" --prefix "$scratch/prefix" >"$scratch/install.log"
 for f in include/torchstress/runner.h include/torchstress/knobs.def lib/cmake/torchstress/torchstressConfig.cmake \
          lib/cmake/torchstress/TorchstressTesting.cmake; do
@@ -75,7 +75,7 @@ for f in include/torchstress/runner.h include/torchstress/knobs.def lib/cmake/to
 done
 step "find_package: configure (LibTorch found through the package's recorded Torch_DIR)"
 # No Torch_DIR given: the config must find the LibTorch the suite was built against by itself.
-cmake -S "$src/ctest/example-consumer" -B "$scratch/installed" "${common[@]}" \
+cmake -S "$src/examples/consumer" -B "$scratch/installed" "${common[@]}" \
   -DCMAKE_PREFIX_PATH="$scratch/prefix" | tee "$scratch/installed-configure.log"
 grep -q "example-consumer: torchstress through find_package" "$scratch/installed-configure.log" || fail "consumer did not take the find_package path"
 run_consumer find_package "$scratch/installed"

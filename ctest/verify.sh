@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The verification run (README's first command): builds if needed, runs the seed's battery on the
-# best available device (quick, stress, regression, soak, isolated rounds, benchmarks), then writes
-# report.md, report.json and chart.svg from the results. A crash or hang in one tier loses nothing
-# already written: every test appends its results as it ends, and the next tier still runs.
+# The verification run (README's first command): installs what is missing, then hands over to the
+# one pipeline, ctest/ci-driver.cmake (configure, build, knob check, tiers quick -> regression ->
+# soak -> isolation -> bench on the best available device, report.md/details.md/report.json/
+# chart.svg/benchmarks.json, the release gate). This script only turns its options into the
+# driver's variables. A crash or hang in one tier loses nothing already written: every test
+# appends its results as it ends, and the next tier still runs.
 #
 #   ctest/verify.sh [--device auto|cpu|cuda|cuda:N|mps] [--libtorch wheel|debian] [--out DIR]
 #                   [--baseline OLD/report.json] [--build-dir DIR] [--soak-seconds S]
@@ -35,9 +37,22 @@ done
 [[ "$device" =~ ^(auto|cpu|cuda|cuda:[0-9]+|mps)$ ]] || die_usage "--device '$device' is not accepted; accepted: auto, cpu, cuda, cuda:N, mps"
 [[ "$libtorch" =~ ^(wheel|debian)$ ]] || die_usage "--libtorch '$libtorch' is not accepted; accepted: wheel, debian"
 [ -z "$baseline" ] || [ -r "$baseline" ] || die_usage "--baseline '$baseline' is not a readable file; accepted: a report.json of an earlier run"
-if [ -n "$soak" ] && ! [[ "$soak" =~ ^[0-9]+(\.[0-9]+)?(ms|s|m)?$ ]]; then
-  die_usage "--soak-seconds '$soak' is not accepted; accepted: a duration such as 60, 2.5, 500ms, 2m"
-fi
+
+# Knobs, as the tests will see them. The test binary is the one parser of their values: where it is
+# built already, it checks them now, before any work; otherwise the driver checks them after the build.
+export TORCHSTRESS_DEVICE=$device
+# A device asked for by name is required: its absence is exit 2, its skipped tests are failures.
+case "$device" in
+  cuda*) export TORCHSTRESS_REQUIRE=cuda ;;
+  mps) export TORCHSTRESS_REQUIRE=mps ;;
+esac
+[ -z "$soak" ] || export TORCHSTRESS_SOAK_SECONDS=$soak
+check_knobs() {  # build dir
+  local checker=$1/tests/torchstress_selftest err
+  [ -x "$checker" ] || return 0
+  err=$("$checker" --torchstress_print_knobs --torchstress_check_device 2>&1 >/dev/null) || die_usage "${err:-knob check failed}"
+}
+[ -z "$build_dir" ] || check_knobs "$build_dir"
 
 start=$(date +%s)
 stamp=$(date +%Y%m%d-%H%M%S)
@@ -63,54 +78,30 @@ case "$libtorch" in
   debian) cmake_args="-DTORCHSTRESS_TORCH_PYTHON="; build_dir=${build_dir:-build-debian} ;;
   custom) build_dir=${build_dir:-build-custom} ;;
 esac
-
-# 2. Configure and build (incrementally when the build folder exists).
-if ! [ -f "$build_dir/CMakeCache.txt" ]; then
-  # shellcheck disable=SC2086  # --cmake-args is a list of arguments
-  if ! cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release $cmake_args >"$out/configure.log" 2>&1; then
-    # A missing dependency (LibTorch, GoogleTest, spdlog) is bad input, not a test failure: say it
-    # in one line, as configure worded it, and exit 2.
-    line=$(awk '/^CMake Error/ {grab=1; next} grab && NF {printf "%s ", $0; seen=1; next} grab && seen {exit}' \
-           "$out/configure.log" | tr -s ' ' | sed 's/ Call Stack.*//; s/^ //; s/ $//')
-    rm -rf "$build_dir"
-    echo "verify.sh: ${line:-configure failed; see $out/configure.log}" >&2
-    exit 2
-  fi
-  cat "$out/configure.log"
+if [ -f "$build_dir/CMakeCache.txt" ] && [ "$libtorch" != custom ]; then
+  cmake_args=""   # an existing build tree keeps the LibTorch it was configured with
 fi
-cmake --build "$build_dir" -j"$(nproc)" || exit 1
 
-# 3. The battery, tier by tier, on the chosen device; each tier's JUnit XML beside the results.
-export TORCHSTRESS_DEVICE=$device
-# A device asked for by name is required: its absence is exit 2, its skipped tests are failures.
-case "$device" in
-  cuda*) export TORCHSTRESS_REQUIRE=cuda ;;
-  mps) export TORCHSTRESS_REQUIRE=mps ;;
-esac
-export TORCHSTRESS_RESULTS_DIR=$out/results
-[ -n "$soak" ] && export TORCHSTRESS_SOAK_SECONDS=$soak
-status=0
-run_tier() {  # name, ctest selection...
-  local name=$1; shift
-  echo "== verify: $name"
-  ctest --test-dir "$build_dir" --output-on-failure --output-junit "$out/junit-$name.xml" "$@" || status=1
-}
+check_knobs "$build_dir"
+
+# 2. The pipeline. Its bad-input and configure errors become one line and exit 2.
 jobs=$(( $(nproc) < 4 ? $(nproc) : 4 ))
-run_tier quick -L quick -j"$jobs"
-run_tier regression -L regression -LE quick
-run_tier soak -L soak
-run_tier isolation -L isolation
-run_tier bench -L bench -LE quick
-
-# 4. The report.
-report=$build_dir/tools/report/torchstress_report
-if [ -x "$report" ]; then
-  "$report" --results "$out/results" --out "$out" ${baseline:+--baseline "$baseline"}
-  rc=$?
-  [ $rc -eq 0 ] || status=1
-else
-  echo "verify: $report was not built; results are in $out/results" >&2
-  status=1
+# shellcheck disable=SC2086  # --cmake-args is a list of arguments
+configure_options=$(printf '%s;' $cmake_args)
+ctest --no-compress-output --output-on-failure -S ctest/ci-driver.cmake \
+  -DTORCHSTRESS_BUILD_DIR="$build_dir" -DTORCHSTRESS_OUT_DIR="$out" -DTORCHSTRESS_JOBS="$(nproc)" \
+  -DTORCHSTRESS_TEST_JOBS="$jobs" -DTORCHSTRESS_TIERS="quick;regression:quick;soak;isolation;bench:quick" \
+  -DTORCHSTRESS_CONFIGURE_OPTIONS="${configure_options%;}" -DTORCHSTRESS_BASELINE="$baseline" 2>&1 | tee "$out/driver.log"
+status=${PIPESTATUS[0]}
+if bad=$(grep -m1 -o 'torchstress ci-driver: bad input: .*' "$out/driver.log"); then
+  die_usage "${bad#torchstress ci-driver: bad input: }"
+fi
+if grep -q 'torchstress ci-driver: configure failed' "$out/driver.log"; then
+  # A missing dependency (LibTorch, GoogleTest, spdlog) is bad input, not a test failure: one line,
+  # as configure worded it.
+  line=$(awk '/^CMake Error/ {if (seen) exit; grab=1; next} grab && NF {printf "%s ", $0; seen=1; next} grab && seen {exit}' \
+         "$out/driver.log" | tr -s ' ' | sed 's/ Call Stack.*//; s/^ //; s/ $//')
+  die_usage "${line:-configure failed; see $out/driver.log}"
 fi
 echo "verify: finished in $(( $(date +%s) - start )) s on device '$device'; report: $out/report.md"
-exit $status
+[ "$status" -eq 0 ] || exit 1

@@ -5,29 +5,32 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "torchstress/results.h"
 #include "torchstress/device.h"
 #include "torchstress/isolated_rounds.h"
 #include "torchstress/knobs.h"
+#include "torchstress/run_spec_from_knobs.h"
 #include "torchstress/runner.h"
 
 namespace torchstress {
 namespace {
 
+TORCHSTRESS_SECTION(TransformerEncoder, isolation);
+
 // Runs in the child process only.
-std::string TransformerRound(int /*round*/) {
+std::string TransformerRound(int round) {
   auto w = make_workload("transformer", device_under_test());
-  RunSpec spec;
-  spec.threads = static_cast<int>(knobs().threads);
+  RunSpec spec = run_spec_from_knobs(round);
   spec.iterations = knobs().transformer_iterations;
   RunResult r = run_workload(*w, spec);
   return round_reason(r.errors, static_cast<size_t>(r.failed_ops));
 }
 
 TEST(TransformerEncoder, IsolatedRounds) {
-  expect_rounds_pass(run_isolated_rounds(static_cast<int>(knobs().rounds), TransformerRound));
+  expect_rounds_pass(run_isolated_rounds(rounds_spec_from_knobs(knobs().rounds), TransformerRound));
 }
 TEST(TransformerEncoder, IsolatedRoundsQuick) {
-  expect_rounds_pass(run_isolated_rounds(static_cast<int>(knobs().quick_rounds), TransformerRound));
+  expect_rounds_pass(run_isolated_rounds(rounds_spec_from_knobs(knobs().quick_rounds), TransformerRound));
 }
 
 }  // namespace

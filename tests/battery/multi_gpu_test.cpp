@@ -2,19 +2,23 @@
 // results, and threads copying results between the cards while others compute. Skipped loudly
 // with fewer than two CUDA devices.
 #include <ATen/ATen.h>
-#include <ATen/CPUGeneratorImpl.h>
 #include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "torchstress/results.h"
 #include "torchstress/device.h"
 #include "torchstress/knobs.h"
 #include "torchstress/matchers.h"
+#include "torchstress/run_spec_from_knobs.h"
 #include "torchstress/runner.h"
+#include "torchstress/seeded.h"
 #include "torchstress/skip.h"
 
 namespace torchstress {
 namespace {
+
+TORCHSTRESS_SECTION(MultiGPU, parallel);
 
 #define TORCHSTRESS_SKIP_UNLESS_TWO_GPUS()                                                                          \
   do {                                                                                                              \
@@ -42,8 +46,7 @@ class CrossDeviceRoundTrip : public Workload {
 
  protected:
   std::vector<at::Tensor> make_inputs(int thread) const override {
-    auto gen = at::detail::createCPUGenerator(4242 + thread);
-    return {at::randn({128, 128}, gen, at::TensorOptions().dtype(at::kFloat))};
+    return {seeded_randn({128, 128}, 4242 + static_cast<uint64_t>(thread))};
   }
   at::Tensor run_on_cpu(const std::vector<at::Tensor>& in) override { return at::matmul(in[0], in[0]); }
 };
@@ -52,8 +55,7 @@ TEST(MultiGPU, ThreadsSpreadOverTwoCardsEachGetTheirOwnCorrectResults) {
   TORCHSTRESS_SKIP_UNLESS_TWO_GPUS();
   auto w = make_workload("matmul128", kTwoCards[0]);
   w->spread_over(kTwoCards);
-  RunSpec spec;
-  spec.threads = static_cast<int>(knobs().threads);
+  RunSpec spec = run_spec_from_knobs();
   spec.iterations = 200;
   RunResult r = run_workload(*w, spec);
   record_run(r);
@@ -64,8 +66,7 @@ TEST(MultiGPU, ThreadsSpreadOverTwoCardsEachGetTheirOwnCorrectResults) {
 TEST(MultiGPU, CrossDeviceCopiesBetweenThreadsKeepEveryValue) {
   TORCHSTRESS_SKIP_UNLESS_TWO_GPUS();
   CrossDeviceRoundTrip w;
-  RunSpec spec;
-  spec.threads = static_cast<int>(knobs().threads);
+  RunSpec spec = run_spec_from_knobs();
   spec.iterations = 100;
   RunResult r = run_workload(w, spec);
   record_run(r);

@@ -3,30 +3,24 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "torchstress/results.h"
 #include "torchstress/knobs.h"
+#include "torchstress/device.h"
 #include "torchstress/matchers.h"
+#include "torchstress/run_spec_from_knobs.h"
 #include "torchstress/runner.h"
 #include "torchstress/skip.h"
 
 namespace torchstress {
 namespace {
 
-// A CUDA run uses the device under test when it is a CUDA card (CTest may have allocated one).
-c10::Device device_for(Backend b) {
-  switch (b) {
-    case Backend::kMps:
-      return c10::Device(c10::kMPS);
-    case Backend::kCuda:
-      return device_under_test().is_cuda() ? device_under_test() : c10::Device("cuda:0");
-    case Backend::kCpu:
-      break;
-  }
-  return c10::Device(c10::kCPU);
-}
+TORCHSTRESS_SECTION(ParallelMPS, parallel);
+TORCHSTRESS_SECTION(ParallelCUDA, parallel);
+TORCHSTRESS_SECTION(ParallelCPU, parallel);
 
 void RunParallelSmoke(Backend backend, int threads) {
   auto mm = make_workload("mm", device_for(backend));
-  RunSpec spec;
+  RunSpec spec = run_spec_from_knobs();
   spec.threads = threads;
   spec.iterations = knobs().smoke_iterations;
   RunResult r = run_workload(*mm, spec);

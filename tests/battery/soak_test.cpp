@@ -4,22 +4,23 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "torchstress/results.h"
 #include "torchstress/device.h"
 #include "torchstress/knobs.h"
 #include "torchstress/log.h"
 #include "torchstress/matchers.h"
+#include "torchstress/run_spec_from_knobs.h"
 #include "torchstress/runner.h"
 #include "torchstress/skip.h"
 
 namespace torchstress {
 namespace {
 
-void RunSoak(std::chrono::duration<double> duration) {
+TORCHSTRESS_SECTION(Soak, soak);
+
+void RunSoak(RunSpec spec, std::chrono::duration<double> duration) {
   auto w = make_workload("matmul128", device_under_test());
-  RunSpec spec;
-  spec.threads = static_cast<int>(knobs().threads);
   spec.duration = duration;
-  spec.progress_interval = knobs().progress_seconds;
   spec.on_progress = [](const Progress& p) {
     logger("soak")->info("elapsed {:.0f} s, {} ops, {:.1f} ops/s now, {} errors", p.elapsed_s, p.ops,
                          p.current_ops_per_s, p.errors);
@@ -37,16 +38,17 @@ void RunSoak(std::chrono::duration<double> duration) {
 // On CUDA the default soak uses the stream policy knob (default: one shared default stream, as a
 // thread pool that never touches streams runs); this variant soaks the other common setup, a pool
 // stream per worker, so a release gate covers both.
-TEST(Soak, EightThreads60s) { RunSoak(knobs().soak_seconds); }
+TEST(Soak, EightThreads60s) { RunSoak(run_spec_from_knobs(), knobs().soak_seconds); }
 TEST(Soak, EightThreads60sPoolStreamPerThread) {
   if (!device_under_test().is_cuda()) {
     TORCHSTRESS_SKIP_BACKEND("cuda", "stream policies apply to CUDA only; the device under test is " +
                                          device_label(device_under_test()));
   }
-  ScopedKnobs per_thread([](Knobs& k) { k.cuda_streams = StreamPolicy::kPerThread; });
-  RunSoak(knobs().soak_seconds);
+  RunSpec spec = run_spec_from_knobs();
+  spec.cuda_streams = StreamPolicy::kPerThread;
+  RunSoak(spec, knobs().soak_seconds);
 }
-TEST(Soak, EightThreadsShort) { RunSoak(knobs().soak_short_seconds); }
+TEST(Soak, EightThreadsShort) { RunSoak(run_spec_from_knobs(), knobs().soak_short_seconds); }
 
 }  // namespace
 }  // namespace torchstress

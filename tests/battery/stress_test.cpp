@@ -3,18 +3,21 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "torchstress/results.h"
 #include "torchstress/device.h"
 #include "torchstress/knobs.h"
 #include "torchstress/matchers.h"
+#include "torchstress/run_spec_from_knobs.h"
 #include "torchstress/runner.h"
 
 namespace torchstress {
 namespace {
 
+TORCHSTRESS_SECTION(Stress, stress);
+
 void RunStress(const char* workload, long iterations) {
   auto w = make_workload(workload, device_under_test());
-  RunSpec spec;
-  spec.threads = static_cast<int>(knobs().threads);
+  RunSpec spec = run_spec_from_knobs();
   spec.iterations = iterations;
   RunResult r = run_workload(*w, spec);
   record_run(r);

@@ -5,7 +5,6 @@
 // table and writes it to the results log as a "bench" line for tools/report. The *Smoke cases run
 // the same code at toy sizes in the quick tier so it never rots.
 #include <ATen/core/Tensor.h>
-#include <c10/util/Exception.h>
 #include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -19,16 +18,17 @@
 #include <vector>
 
 #include "torchstress/device.h"
-#include "torchstress/device_sync.h"
 #include "torchstress/knobs.h"
 #include "torchstress/matchers.h"
-#include "torchstress/progress.h"
 #include "torchstress/results.h"
+#include "torchstress/run_spec_from_knobs.h"
 #include "torchstress/runner.h"
 #include "torchstress/stats.h"
 
 namespace torchstress {
 namespace {
+
+TORCHSTRESS_BINARY_SECTION(bench);
 
 // The seed's baseline: one thread issues 300 ops back to back and syncs once at the end. That is
 // why the seed's 1-thread threaded row reads 0.23x: it pays a sync per op, the baseline does not.
@@ -51,66 +51,19 @@ struct BatchingConfig {
 
 std::string json_num(double v) { return std::isfinite(v) ? fmt::format("{:.6g}", v) : "null"; }
 
-ErrorRecord exception_record(long iteration, const Workload& w, std::string message) {
-  ErrorRecord e;
-  e.kind = ErrorKind::kException;
-  e.thread = 0;
-  e.iteration = iteration;
-  e.op = w.name();
-  e.device = w.device().str();
-  const auto newline = message.find('\n');
-  if (newline != std::string::npos) message.resize(newline);
-  e.message = std::move(message);
-  return e;
-}
-
-struct PipelinedTiming {
-  double seconds = 0.0;
-  std::vector<ErrorRecord> errors;
-};
-
-// One thread issues `ops` ops back to back and syncs once (the pipelined figure). Every output is
-// kept and checked after the clock stops, so checking adds no sync to the timed region. The
-// watchdog turns a hang (in an op or in the final sync) into a message naming the op.
-PipelinedTiming RunPipelined(Workload& w, long ops) {
-  if (w.prepared_threads() < 1) w.prepare(1);
-  PipelinedTiming t;
-  ProgressBoard board(1);
-  const std::string test = current_test_name();
-  Watchdog watchdog(board, knobs().stall, test.empty() ? std::string(w.name()) : test);
-  WorkerStreamScope stream(w.device());
-  std::vector<at::Tensor> outputs;
-  outputs.reserve(static_cast<size_t>(ops));
-  long i = 0;
-  try {
-    const auto start = std::chrono::steady_clock::now();
-    for (; i < ops; ++i) {
-      board.begin(0, i, w.name());
-      outputs.push_back(w.run_once(0));
-      board.finish_op(0);
-    }
-    board.begin(0, ops, "final sync");
-    sync_device(w.device());
-    t.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    board.finish_op(0);
-    for (size_t k = 0; k < outputs.size(); ++k) {
-      board.begin(0, static_cast<long>(k), "check");
-      if (auto e = w.check(0, outputs[k])) {
-        e->thread = 0;
-        e->iteration = static_cast<long>(k);
-        e->op = w.name();
-        e->device = w.device().str();
-        t.errors.push_back(std::move(*e));
-      }
-      board.finish_op(0);
-    }
-  } catch (const c10::Error& e) {
-    t.errors.push_back(exception_record(i, w, e.what_without_backtrace()));
-  } catch (const std::exception& e) {
-    t.errors.push_back(exception_record(i, w, e.what()));
-  }
-  board.done(0);
-  return t;
+// The seed's pipelined baseline, a mode of the runner: one thread issues `ops` ops back to back
+// and syncs once; every output is kept and checked after the clock stops (at that sync), so
+// checking adds no sync to the timed region. The watchdog turns a hang (in an op or in the final
+// sync) into a message naming the op.
+RunResult RunPipelined(Workload& w, RunSpec spec, long ops) {
+  spec.threads = 1;
+  spec.iterations = ops;
+  spec.duration = std::chrono::duration<double>(0.0);
+  spec.sync_each_op = false;
+  spec.check_each_op = true;
+  spec.defer_checks = true;
+  spec.keep_prepared = true;
+  return run_workload(w, spec);
 }
 
 // Repetitions of several points, interleaved and rotated (as oneTBB rotates thread counts) so
@@ -145,13 +98,13 @@ struct ScalingTable {
   std::vector<ScalingRow> rows;
 };
 
-ScalingTable RunScaling(const ScalingConfig& c, std::vector<ErrorRecord>& errors) {
+ScalingTable RunScaling(const ScalingConfig& c, const RunSpec& policy, std::vector<ErrorRecord>& errors) {
   auto w = make_workload("mlp", device_under_test(), 1);
   std::vector<long> counts = c.threads;
   if (std::find(counts.begin(), counts.end(), 1L) == counts.end()) counts.insert(counts.begin(), 1);  // reference (b)
 
   auto threaded = [&](long threads, long ops) {
-    RunSpec spec;
+    RunSpec spec = policy;
     spec.threads = static_cast<int>(threads);
     spec.iterations = ops;
     spec.sync_each_op = true;
@@ -170,16 +123,16 @@ ScalingTable RunScaling(const ScalingConfig& c, std::vector<ErrorRecord>& errors
   };
 
   // Warm-up: every point once, untimed (allocator caches, kernels, thread pools), still checked.
-  append(errors, RunPipelined(*w, std::max(1L, c.pipelined_ops / 10)).errors);
+  append(errors, RunPipelined(*w, policy, std::max(1L, c.pipelined_ops / 10)).errors);
   for (long t : counts) threaded(t, std::max(1L, c.ops_per_thread / 5));
 
   // Point 0 is the pipelined baseline; point k >= 1 is counts[k - 1] threads.
   std::vector<std::vector<double>> samples(counts.size() + 1);
   RunInterleaved(samples.size(), c.repetitions, [&](size_t k) {
     if (k == 0) {
-      PipelinedTiming p = RunPipelined(*w, c.pipelined_ops);
+      RunResult p = RunPipelined(*w, policy, c.pipelined_ops);
       append(errors, p.errors);
-      if (p.seconds > 0) samples[0].push_back(static_cast<double>(c.pipelined_ops) / p.seconds);
+      if (p.wall_seconds > 0) samples[0].push_back(static_cast<double>(c.pipelined_ops) / p.wall_seconds);
     } else {
       samples[k].push_back(threaded(counts[k - 1], c.ops_per_thread));
     }
@@ -187,8 +140,8 @@ ScalingTable RunScaling(const ScalingConfig& c, std::vector<ErrorRecord>& errors
 
   ScalingTable table;
   table.device = device_label(device_under_test());
-  table.cuda_streams = to_string(knobs().cuda_streams);
-  table.sync = to_string(knobs().sync);
+  table.cuda_streams = to_string(policy.cuda_streams);
+  table.sync = to_string(policy.sync);
   table.pipelined = summarize(samples[0]);
   double one_thread = 0.0;
   for (size_t k = 0; k < counts.size(); ++k) {
@@ -262,8 +215,8 @@ void RecordScaling(const ScalingTable& t, const ScalingConfig& c, const std::str
                            .add_raw("rows", rows));
 }
 
-// Under CUDA the sweep runs once per stream policy and sync policy (ScopedKnobs restores them);
-// elsewhere the policies do not apply and it runs once.
+// Under CUDA the sweep runs once per stream policy and sync policy (each set in its RunSpec);
+// elsewhere the policies do not apply and it runs once, with the knobs' policies.
 std::vector<std::pair<StreamPolicy, SyncPolicy>> PoliciesToBenchmark() {
   if (!device_under_test().is_cuda()) return {{knobs().cuda_streams, knobs().sync}};
   return {{StreamPolicy::kShared, SyncPolicy::kStream},
@@ -276,11 +229,10 @@ void BenchScaling(const ScalingConfig& c) {
   std::vector<ErrorRecord> errors;
   const auto policies = PoliciesToBenchmark();
   for (const auto& [streams, sync] : policies) {
-    ScopedKnobs scoped([&](Knobs& k) {
-      k.cuda_streams = streams;
-      k.sync = sync;
-    });
-    ScalingTable t = RunScaling(c, errors);
+    RunSpec policy = run_spec_from_knobs();
+    policy.cuda_streams = streams;
+    policy.sync = sync;
+    ScalingTable t = RunScaling(c, policy, errors);
     PrintScaling(t, c);
     const std::string prefix = policies.size() > 1 ? fmt::format("{}_{}.", t.cuda_streams, t.sync) : "";
     RecordScaling(t, c, prefix);
@@ -305,17 +257,18 @@ std::vector<long> BatchSizes(long max_batch) {
 
 void BenchBatching(const BatchingConfig& c) {
   const auto batches = BatchSizes(c.max_batch);
+  const RunSpec policy = run_spec_from_knobs();
   std::vector<std::unique_ptr<Workload>> workloads;
   std::vector<ErrorRecord> errors;
   for (long b : batches) {
     workloads.push_back(make_workload("mlp", device_under_test(), static_cast<int>(b)));
-    append(errors, RunPipelined(*workloads.back(), std::max(1L, c.iterations / 10)).errors);  // warm-up
+    append(errors, RunPipelined(*workloads.back(), policy, std::max(1L, c.iterations / 10)).errors);  // warm-up
   }
   std::vector<std::vector<double>> samples(batches.size());
   RunInterleaved(batches.size(), c.repetitions, [&](size_t k) {
-    PipelinedTiming p = RunPipelined(*workloads[k], c.iterations);
+    RunResult p = RunPipelined(*workloads[k], policy, c.iterations);
     append(errors, p.errors);
-    if (p.seconds > 0) samples[k].push_back(static_cast<double>(batches[k] * c.iterations) / p.seconds);
+    if (p.wall_seconds > 0) samples[k].push_back(static_cast<double>(batches[k] * c.iterations) / p.wall_seconds);
   });
 
   std::vector<BatchingRow> rows;
@@ -354,8 +307,8 @@ void BenchBatching(const BatchingConfig& c) {
                            .add("test", current_test_name())
                            .add("workload", "mlp")
                            .add("device", device)
-                           .add("cuda_streams", to_string(knobs().cuda_streams))
-                           .add("sync", to_string(knobs().sync))
+                           .add("cuda_streams", to_string(policy.cuda_streams))
+                           .add("sync", to_string(policy.sync))
                            .add("iterations", c.iterations)
                            .add("repetitions", c.repetitions)
                            .add_raw("rows", json));

@@ -1,6 +1,6 @@
 // Upstream CUDA threading-bug regression repros that need the CUDA API (pool streams, stream
 // guards, cuBLAS handles). Compiled only against a LibTorch with CUDA (TORCHSTRESS_HAVE_CUDA);
-// the generic-ATen CUDA repros live in regression_test.cpp.
+// the generic-ATen CUDA repros live in autograd_ and first_use_regression_test.cpp.
 #include <ATen/ATen.h>
 #include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDAGuard.h>
@@ -25,8 +25,6 @@
 
 namespace torchstress::regression {
 namespace {
-
-c10::Device CudaDevice() { return device_under_test().is_cuda() ? device_under_test() : c10::Device("cuda:0"); }
 
 // test_cuda.py's *_multiple_threads_same_device: each thread takes its own pool stream and, under
 // it, repeats `step` on its own result `iters` times from `start`, then waits for its stream. The
@@ -77,9 +75,7 @@ void RunTrials(PoolStreamChainWorkload& w) {
   constexpr int kTrials = 3;
   std::vector<ErrorRecord> errors;
   for (int trial = 0; trial < kTrials; ++trial) {
-    RunSpec spec;
-    spec.threads = kThreads;
-    spec.iterations = 1;
+    RunSpec spec = ReproSpec(kThreads, 1);
     RunResult r = RunAgainstClosedForm(w, spec, {0.0, 0.0});
     record_run(r, fmt::format("trial{}_", trial));
     errors.insert(errors.end(), r.errors.begin(), r.errors.end());
@@ -93,7 +89,7 @@ TEST(CudaCublas, TwoThreadsOnPoolStreamsKeepMatmulSumsExact) {
   // wrong. Port of test_cublas_multiple_threads_same_device: 2 threads x 3 trials x 100 of
   // r = mm(r, ones(1024)); r /= 1024, checking sum(r) == 1024 * 1024.
   TORCHSTRESS_SKIP_UNLESS_AVAILABLE(Backend::kCuda);
-  const c10::Device d = CudaDevice();
+  const c10::Device d = device_for(Backend::kCuda);
   constexpr int64_t kSize = 1024;
   const at::Tensor weight = at::ones({kSize, kSize}, at::TensorOptions().device(d));
   PoolStreamChainWorkload w(
@@ -112,7 +108,7 @@ TEST(CudaCudnn, TwoThreadsOnPoolStreamsKeepConvSumsExact) {
   // 2 threads x 3 trials x 1000 of r = conv2d(r, ones(1,1,2,2)) / 4 from ones(1,1,2048,2048);
   // each conv shrinks r by one, so sum(r) == (2048 - 1000)^2.
   TORCHSTRESS_SKIP_UNLESS_AVAILABLE(Backend::kCuda);
-  const c10::Device d = CudaDevice();
+  const c10::Device d = device_for(Backend::kCuda);
   const at::Tensor weight = at::ones({1, 1, 2, 2}, at::TensorOptions().device(d));
   const long iters = std::min(scaled(1000), 2047L);
   const double side = static_cast<double>(2048 - iters);
@@ -131,7 +127,7 @@ TEST(CudaCusparse, TwoThreadsOnPoolStreamsKeepSparseMatmulSumsExact) {
   // test_cusparse_multiple_threads_same_device: 2 threads x 3 trials x 500 of
   // r = sparse_ones(1024).mm(r); r /= 1024, checking sum(r) == 1024 * 1024.
   TORCHSTRESS_SKIP_UNLESS_AVAILABLE(Backend::kCuda);
-  const c10::Device d = CudaDevice();
+  const c10::Device d = device_for(Backend::kCuda);
   constexpr int64_t kSize = 1024;
   const auto opts = at::TensorOptions().device(d);
   const at::Tensor a = at::arange(kSize, opts.dtype(at::kLong));
@@ -186,11 +182,10 @@ TEST(CudaBlasHandlePool, ConcurrentGetAndClearWorkspacesRaiseNoErrors) {
   // The Lt workspace comes from the caching allocator, which initializes lazily with the first
   // CUDA tensor (as upstream's test binary has done before its threads start); without it 2.11
   // asserts "Allocator not initialized for device".
-  at::empty({1}, at::TensorOptions().device(CudaDevice()));
-  BlasHandleGetAndClearWorkload w(CudaDevice());
-  RunSpec spec;
-  spec.threads = BlasHandleGetAndClearWorkload::kAccessors + BlasHandleGetAndClearWorkload::kClearers;
-  spec.iterations = scaled(50);
+  at::empty({1}, at::TensorOptions().device(device_for(Backend::kCuda)));
+  BlasHandleGetAndClearWorkload w(device_for(Backend::kCuda));
+  RunSpec spec =
+      ReproSpec(BlasHandleGetAndClearWorkload::kAccessors + BlasHandleGetAndClearWorkload::kClearers, scaled(50));
   RunResult r = run_workload(w, spec);
   record_run(r);
   EXPECT_THAT(r.errors, HasNoErrors());
@@ -224,13 +219,11 @@ TEST(CudaStreams, CurrentStreamSetInAThreadStaysThatThreadsOwn) {
   // the current CUDA stream is thread-local; a set in one thread must neither show in another nor
   // in the main thread. Checks 8 threads x 200 set/read-back cycles and the main thread's stream.
   TORCHSTRESS_SKIP_UNLESS_AVAILABLE(Backend::kCuda);
-  const c10::Device d = CudaDevice();
+  const c10::Device d = device_for(Backend::kCuda);
   const c10::DeviceIndex index = d.index() < 0 ? 0 : d.index();
   const c10::cuda::CUDAStream main_before = c10::cuda::getCurrentCUDAStream(index);
   CurrentStreamWorkload w(d);
-  RunSpec spec;
-  spec.threads = static_cast<int>(knobs().threads);
-  spec.iterations = scaled(200);
+  RunSpec spec = ReproSpec(static_cast<int>(knobs().threads), scaled(200));
   RunResult r = run_workload(w, spec);
   record_run(r);
   EXPECT_THAT(r.errors, HasNoErrors());

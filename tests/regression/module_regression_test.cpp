@@ -1,5 +1,5 @@
 // Upstream threading-bug regression repros that run torch::nn modules (kept apart from
-// regression_test.cpp because torch/nn headers are slow to compile): one module shared by many
+// the other regression files because torch/nn headers are slow to compile): one module shared by many
 // threads, or one module per thread, each output held to the sequential CPU result.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -19,8 +19,6 @@
 
 namespace torchstress::regression {
 namespace {
-
-constexpr uint64_t kSeed = 1974;
 
 // A module built once on the CPU and cloned to the device: shared by every thread (owners == 1)
 // or one clone per thread (owners == threads). Thread t feeds its own seeded input.
@@ -46,7 +44,7 @@ class ModuleForwardWorkload : public ClosedFormWorkload {
 
  protected:
   virtual at::Tensor Forward(Holder& m, const at::Tensor& x) { return m->forward(x); }
-  std::vector<at::Tensor> make_inputs(int thread) const override { return {SeededRandn(shape_, kSeed + thread)}; }
+  std::vector<at::Tensor> make_inputs(int thread) const override { return {seeded_randn(shape_, kSeed + thread)}; }
   at::Tensor run_on_cpu(const std::vector<at::Tensor>& in) override {
     c10::NoGradGuard no_grad;
     return Forward(cpu_, in[0]);
@@ -77,8 +75,8 @@ torch::nn::Sequential ConvBatchNorm() {
   nn::Sequential m(nn::Conv2d(nn::Conv2dOptions(16, 16, 4).stride(2).padding(1)), nn::BatchNorm2d(16));
   c10::NoGradGuard no_grad;
   for (auto& b : m->named_buffers()) {
-    if (b.key().find("running_mean") != std::string::npos) b.value().copy_(SeededRandn({16}, kSeed + 100));
-    if (b.key().find("running_var") != std::string::npos) b.value().copy_(SeededRandn({16}, kSeed + 101).abs() + 0.5);
+    if (b.key().find("running_mean") != std::string::npos) b.value().copy_(seeded_randn({16}, kSeed + 100));
+    if (b.key().find("running_var") != std::string::npos) b.value().copy_(seeded_randn({16}, kSeed + 101).abs() + 0.5);
   }
   return m;
 }
@@ -89,9 +87,7 @@ const std::vector<int64_t> kConvInput = {1, 16, 32, 32};
 
 template <typename W>
 void RunModule(W& w, int threads, long iterations, Tolerance closed_form_tol) {
-  RunSpec spec;
-  spec.threads = threads;
-  spec.iterations = iterations;
+  RunSpec spec = ReproSpec(threads, iterations);
   RunResult r = RunAgainstClosedForm(w, spec, closed_form_tol);
   record_run(r, fmt::format("t{}_", threads));
   EXPECT_EQ(r.total_ops, threads * iterations) << threads << " threads";

@@ -4,7 +4,6 @@
 #pragma once
 
 #include <ATen/ATen.h>
-#include <ATen/CPUGeneratorImpl.h>
 #include <c10/core/GradMode.h>
 #include <c10/util/Exception.h>
 #include <fmt/format.h>
@@ -15,14 +14,19 @@
 #include <string>
 #include <vector>
 
+#include "torchstress/device.h"
 #include "torchstress/device_sync.h"
 #include "torchstress/error_sink.h"
 #include "torchstress/isolated_rounds.h"
 #include "torchstress/knobs.h"
+#include "torchstress/run_spec_from_knobs.h"
 #include "torchstress/runner.h"
+#include "torchstress/seeded.h"
 #include "torchstress/workloads.h"
 
 namespace torchstress::regression {
+
+constexpr uint64_t kSeed = kBaseSeed;
 
 // The upstream repros check an answer known in closed form (a sum, a gradient, a CPU result).
 // The runner holds every concurrent op to the single-threaded reference of its thread; the main
@@ -65,11 +69,8 @@ inline RunResult RunAgainstClosedForm(ClosedFormWorkload& w, const RunSpec& spec
         e.message = fmt::format("tolerance {:.3g}", allowed);
         r.errors.push_back(e);
       }
-    } catch (const std::exception& ex) {
-      e.kind = ErrorKind::kException;
-      e.message = ex.what();
-      e.message.resize(std::min(e.message.find('\n'), e.message.size()));
-      r.errors.push_back(e);
+    } catch (const std::exception&) {
+      r.errors.push_back(current_exception_record(t, -1, e.op, e.device));
     }
   }
   return r;
@@ -92,18 +93,20 @@ inline ErrorRecord WrongValue(int thread, const std::string& op, const c10::Devi
 // An isolated round's one-line verdict: "" when the errors are empty.
 inline std::string RoundReason(const std::vector<ErrorRecord>& errors) { return round_reason(errors, errors.size()); }
 
-// Runs `rounds` isolated rounds of `body` and asserts the pass rate, listing every bad round
-// (with its crash signature, when the child's stderr matched a known upstream one).
+// Runs `rounds` isolated rounds of `body` (deadline and pass threshold from the knobs) and asserts
+// the pass rate, listing every bad round (with its crash signature, when the child's stderr
+// matched a known upstream one).
 inline void ExpectIsolatedRoundsPass(long rounds, const RoundBody& body) {
-  RoundsSummary s = run_isolated_rounds(static_cast<int>(rounds), body);
-  if (in_death_test_child()) return;
-  expect_rounds_pass(s);
+  expect_rounds_pass(run_isolated_rounds(rounds_spec_from_knobs(rounds), body));
 }
 
-// Deterministic per-thread inputs from a seeded CPU generator (distinct per thread and seed).
-inline at::Tensor SeededRandn(at::IntArrayRef shape, uint64_t seed) {
-  auto gen = at::detail::createCPUGenerator(seed);
-  return at::randn(shape, gen, at::TensorOptions().dtype(at::kFloat));
+// The knobs' run settings (deadlines, policies, the fault of `round`) for `threads` threads x
+// `iterations` (upstream's fixed shape of a repro).
+inline RunSpec ReproSpec(int threads, long iterations, int round = 0) {
+  RunSpec spec = run_spec_from_knobs(round);
+  spec.threads = threads;
+  spec.iterations = iterations;
+  return spec;
 }
 
 }  // namespace torchstress::regression

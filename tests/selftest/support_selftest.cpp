@@ -7,12 +7,15 @@
 #include <atomic>
 #include <thread>
 
+#include "torchstress/results.h"
 #include "torchstress/crash_signatures.h"
 #include "torchstress/error_sink.h"
+#include "torchstress/fault_injection.h"
 #include "torchstress/isolated_rounds.h"
 #include "torchstress/knobs.h"
 #include "torchstress/matchers.h"
 #include "torchstress/progress.h"
+#include "torchstress/run_spec_from_knobs.h"
 #include "torchstress/runner.h"
 #include "torchstress/start_gate.h"
 #include "torchstress/stats.h"
@@ -20,6 +23,8 @@
 
 namespace torchstress {
 namespace {
+
+TORCHSTRESS_BINARY_SECTION(selftest);  // every suite of this binary
 
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -227,11 +232,11 @@ TEST(Watchdog, StallMessageNamesStuckThreadIterationOpAndTheOthers) {
 }
 
 TEST(Runner, WrongValueInjectedIntoOneWorkerFailsTheCheckNamingThreadIterationAndOp) {
-  ScopedKnobs scoped([](Knobs& k) { k.inject = "wrong@1:3"; });
   auto mm = make_workload("mm", c10::Device(c10::kCPU));
   RunSpec spec;
   spec.threads = 2;
   spec.iterations = 5;
+  spec.fault = {FaultKind::kWrong, 1, 3, ""};
   RunResult r = run_workload(*mm, spec);
   EXPECT_EQ(r.failed_ops, 1);
   EXPECT_THAT(r.errors, HasErrorOf(ErrorKind::kWrongValue,
@@ -243,7 +248,9 @@ TEST(Runner, OneShotColdRunRecordsExceptionsAndWrongValuesPerThread) {
   // run_once_released_together: what the first-touch repros use. Thread 1 throws a c10::Error,
   // thread 2 records a wrong value itself; the others pass. Each error names its thread.
   std::atomic<int> ran{0};
-  auto errors = run_once_released_together(4, "first op", c10::Device(c10::kCPU), [&](int t, ErrorSink& sink) {
+  RunSpec spec;
+  spec.threads = 4;
+  auto errors = run_once_released_together(spec, "first op", c10::Device(c10::kCPU), [&](int t, ErrorSink& sink) {
     ran.fetch_add(1);
     TORCH_CHECK(t != 1, "cold failure in thread ", t);
     if (t == 2) {
@@ -266,6 +273,50 @@ TEST(Runner, OneShotColdRunRecordsExceptionsAndWrongValuesPerThread) {
     EXPECT_EQ(e.message.find('\n'), std::string::npos) << "backtrace leaked into the message";
 }
 
+TEST(Runner, PipelinedModeChecksEveryOutputAfterTheFinalSync) {
+  // The bench's baseline: ops back to back, one sync, outputs checked after the clock stops. A
+  // wrong value is still caught and named, and the clock covers every op but not the checks.
+  SleepingWorkload sleepy(std::chrono::milliseconds(5));
+  auto mm = make_workload("mm", c10::Device(c10::kCPU));
+  RunSpec spec;
+  spec.iterations = 6;
+  spec.sync_each_op = false;
+  spec.defer_checks = true;
+  spec.fault = {FaultKind::kWrong, 0, 4, ""};
+  RunResult r = run_workload(*mm, spec);
+  EXPECT_EQ(r.total_ops, 6);
+  EXPECT_EQ(r.failed_ops, 1);
+  EXPECT_THAT(r.errors, HasErrorOf(ErrorKind::kWrongValue, "wrong value in thread 0, iteration 4 (op mm on cpu)"));
+  spec.fault = {};
+  RunResult timed = run_workload(sleepy, spec);
+  EXPECT_GE(timed.wall_seconds, 6 * 0.005) << "the clock missed ops it timed";
+  EXPECT_THAT(timed.errors, HasNoErrors());
+}
+
+TEST(Knobs, RunSpecFromKnobsCarriesEveryRunSettingAndLimitsInjectionToItsRound) {
+  ScopedKnobs scoped([](Knobs& k) {
+    k.threads = 3;
+    k.gate_timeout = std::chrono::duration<double>(7.0);
+    k.stall = std::chrono::duration<double>(9.0);
+    k.cuda_streams = StreamPolicy::kPerThread;
+    k.sync = SyncPolicy::kDevice;
+    k.inject = parse_fault_spec("nan@2:5");
+    k.inject_round = 2;
+  });
+  const RunSpec spec = run_spec_from_knobs();
+  EXPECT_EQ(spec.threads, 3);
+  EXPECT_DOUBLE_EQ(spec.gate_deadline.count(), 7.0);
+  EXPECT_DOUBLE_EQ(spec.stall_deadline.count(), 9.0);
+  EXPECT_EQ(spec.cuda_streams, StreamPolicy::kPerThread);
+  EXPECT_EQ(spec.sync, SyncPolicy::kDevice);
+  EXPECT_EQ(spec.fault.kind, FaultKind::kNone) << "INJECT_ROUND=2 outside any round";
+  EXPECT_EQ(run_spec_from_knobs(1).fault.kind, FaultKind::kNone);
+  const FaultSpec in_round = run_spec_from_knobs(2).fault;
+  EXPECT_EQ(in_round.kind, FaultKind::kNan);
+  EXPECT_EQ(in_round.thread, 2);
+  EXPECT_EQ(in_round.iteration, 5);
+}
+
 TEST(Runner, CleanRunHasNoErrorsAndCountsEveryOp) {
   auto mm = make_workload("mm", c10::Device(c10::kCPU));
   RunSpec spec;
@@ -280,7 +331,7 @@ TEST(Runner, CleanRunHasNoErrorsAndCountsEveryOp) {
 TEST(IsolatedRounds, EachRoundIsClassifiedPassedFailedOrCrashedBySanitizer) {
   // Round 1 passes, round 2 reports a wrong value, round 3 dies the way a sanitizer build does
   // (it catches the signal, prints its report, exits 1): that is a crash, not a plain failure.
-  RoundsSummary s = run_isolated_rounds(3, [](int round) -> std::string {
+  RoundsSummary s = run_isolated_rounds(rounds_spec_from_knobs(3), [](int round) -> std::string {
     if (round == 2) return "wrong value in thread 1, iteration 2 (op mm on cpu): max abs diff 1";
     if (round == 3) {
       std::fprintf(stderr, "==42==ERROR: AddressSanitizer: SEGV on unknown address 0x000000000000\n");

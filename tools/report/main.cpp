@@ -2,6 +2,8 @@
 // details.md (each failure in full: texts, backtraces, repro), report.json and chart.svg, and
 // optionally compares with a baseline report.json for release gating.
 //
+// benchmarks.json holds the benchmark points in Google Benchmark's JSON format (for its compare.py).
+//
 //   torchstress_report --results DIR --out DIR [--baseline OLD/report.json] [--host NAME]
 //
 // Exit status: 0 report written (no regression); 1 regression against the baseline (each one
@@ -16,7 +18,7 @@
 #include <sstream>
 #include <string>
 
-#include "json.h"
+#include "report_json.h"
 #include "report.h"
 #include "results_reader.h"
 
@@ -32,7 +34,8 @@ const char* kShortUsage =
 const char* kUsage =
     "usage: torchstress_report --results DIR --out DIR [--baseline OLD/report.json] [--host NAME]\n"
     "  --results DIR   folder holding the run's results-*.jsonl (TORCHSTRESS_RESULTS_DIR)\n"
-    "  --out DIR       where report.md, details.md, report.json and chart.svg are written (created if needed)\n"
+    "  --out DIR       where report.md, details.md, report.json, chart.svg and benchmarks.json are written\n"
+    "                  (created if needed)\n"
     "  --baseline F    an earlier report.json: adds 'Changes since baseline'; exit 1 on any regression\n"
     "  --host NAME     machine name for the report (default: this machine's hostname)\n"
     "exit: 0 written, 1 regression against the baseline, 2 bad arguments or unreadable/corrupt input\n";
@@ -90,12 +93,10 @@ int main(int argc, char** argv) {
     if (!baseline.empty()) {
       std::ifstream in(baseline, std::ios::binary);
       if (!in) throw tsreport::InputError("cannot read baseline " + baseline);
-      std::stringstream ss;
-      ss << in.rdbuf();
       tsreport::Json base;
       try {
-        base = tsreport::parse_json(ss.str());
-      } catch (const tsreport::JsonError& e) {
+        base = tsreport::Json::parse(in);
+      } catch (const tsreport::Json::parse_error& e) {
         throw tsreport::InputError("baseline " + baseline + " is not valid JSON: " + e.what());
       }
       tsreport::validate_baseline(base, baseline);
@@ -104,18 +105,21 @@ int main(int argc, char** argv) {
     std::error_code ec;
     std::filesystem::create_directories(out, ec);
     if (ec) throw tsreport::InputError("cannot create " + out + ": " + ec.message());
-    write_file(std::filesystem::path(out) / "report.json", report.dump(2) + "\n");
+    write_file(std::filesystem::path(out) / "report.json", tsreport::dump_text(report, 2) + "\n");
+    write_file(std::filesystem::path(out) / "benchmarks.json",
+               tsreport::dump_text(tsreport::benchmark_json(report), 2) + "\n");
     write_file(std::filesystem::path(out) / "report.md", tsreport::render_markdown(report));
     write_file(std::filesystem::path(out) / "chart.svg", tsreport::render_svg(report));
     write_file(std::filesystem::path(out) / "details.md", tsreport::render_details(report));
 
-    const auto& s = report["summary"];
-    std::printf("torchstress_report: %s: %s\n  wrote %s/report.md, details.md, report.json, chart.svg\n",
-                s["verdict"].str().c_str(), s["text"].str().c_str(), out.c_str());
+    const tsreport::Json& s = tsreport::at(report, "summary");
+    std::printf(
+        "torchstress_report: %s: %s\n  wrote %s/report.md, details.md, report.json, chart.svg, benchmarks.json\n",
+        tsreport::str(s, "verdict").c_str(), tsreport::str(s, "text").c_str(), out.c_str());
     for (const auto& i : run.incomplete) std::printf("  INCOMPLETE %s: %s\n", i.name.c_str(), i.why.c_str());
     if (regressions > 0) {
-      for (const auto& r : report["changes"]["regressions"].elements()) {
-        std::fprintf(stderr, "REGRESSION %s\n", r.str().c_str());
+      for (const auto& r : tsreport::elems(report, "changes", "regressions")) {
+        std::fprintf(stderr, "REGRESSION %s\n", tsreport::str(r).c_str());
       }
       std::fprintf(stderr, "torchstress_report: %d regression(s) against %s\n", regressions, baseline.c_str());
       return kExitRegression;

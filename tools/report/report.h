@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "json.h"
+#include "report_json.h"
 #include "results_reader.h"
 
 namespace tsreport {
@@ -39,5 +39,9 @@ std::string render_details(const Json& report);
 // 495317 -> "495,317"; 8254.71 with 1 decimal -> "8,254.7"
 std::string thousands(double v, int decimals = 0);
 std::string render_svg(const Json& report);
+// benchmarks.json: the scaling and batching points in Google Benchmark's JSON format (context +
+// benchmarks, with per-repetition entries where recorded and "_median" aggregates), so Google
+// Benchmark's tools/compare.py can compare two runs.
+Json benchmark_json(const Json& report);
 
 }  // namespace tsreport

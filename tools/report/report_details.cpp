@@ -25,79 +25,79 @@ std::string fenced(const std::string& text, const char* lang = "") {
 std::string where_of(const Json& f) {
   std::string where;
   auto add = [&](const char* what, const Json& v) {
-    if (v.is_number()) where += fmt::format("{}{} {}", where.empty() ? "" : ", ", what, v.num());
+    if (v.is_number()) where += fmt::format("{}{} {}", where.empty() ? "" : ", ", what, num(v));
   };
-  add("run", f["run"]);
-  add("thread", f["thread"]);
-  add("iteration", f["iteration"]);
+  add("run", at(f, "run"));
+  add("thread", at(f, "thread"));
+  add("iteration", at(f, "iteration"));
   return where;
 }
 
 void round_failure(std::string& md, const Json& f) {
-  md += fmt::format("<a id=\"{}\"></a>\n#### Round {}{} [{}]\n\n", f["anchor"].str(), f["round"].num(),
-                    f["run"].is_number() ? fmt::format(" of run {}", f["run"].num()) : "", f["kind"].str());
-  md += f["text"].str() + "\n\n";
-  if (!f["crash_signature"].str().empty()) md += "Crash signature: " + f["crash_signature"].str() + "\n\n";
-  md += fmt::format("Results file: `{}`\n\n", f["file"].str());
-  if (!f["stderr_tail"].str().empty()) md += "Last lines of the round's stderr:\n\n" + fenced(f["stderr_tail"].str());
+  md += fmt::format("<a id=\"{}\"></a>\n#### Round {}{} [{}]\n\n", str(f, "anchor"), num(f, "round"),
+                    at(f, "run").is_number() ? fmt::format(" of run {}", num(f, "run")) : "", str(f, "kind"));
+  md += str(f, "text") + "\n\n";
+  if (!str(f, "crash_signature").empty()) md += "Crash signature: " + str(f, "crash_signature") + "\n\n";
+  md += fmt::format("Results file: `{}`\n\n", str(f, "file"));
+  if (!str(f, "stderr_tail").empty()) md += "Last lines of the round's stderr:\n\n" + fenced(str(f, "stderr_tail"));
   md += "\n";
 }
 
 void test_failures(std::string& md, const Json& report, const std::string& name) {
   std::string plain;
-  for (const auto& f : report["failures"].elements()) {
-    if (f["test"].str() != name) continue;
-    if (f["round"].is_number()) {
+  for (const auto& f : elems(report, "failures")) {
+    if (str(f, "test") != name) continue;
+    if (at(f, "round").is_number()) {
       round_failure(md, f);
       continue;
     }
     const std::string where = where_of(f);
-    const std::string sig = f["crash_signature"].str();
-    plain += fmt::format("- [{}]{} {}{} (`{}`)\n", f["kind"].str(), where.empty() ? "" : " " + where + ":",
-                         f["text"].str(), sig.empty() ? "" : " -- " + sig, f["file"].str());
+    const std::string sig = str(f, "crash_signature");
+    plain += fmt::format("- [{}]{} {}{} (`{}`)\n", str(f, "kind"), where.empty() ? "" : " " + where + ":",
+                         str(f, "text"), sig.empty() ? "" : " -- " + sig, str(f, "file"));
   }
   if (!plain.empty()) md += "Failures:\n\n" + plain + "\n";
 }
 
 void test_section(std::string& md, const Json& report, const Json& t) {
-  md += fmt::format("<a id=\"{}\"></a>\n## {}\n\n", t["anchor"].str(), t["name"].str());
-  const Json& bound = t["failure_rate_upper_bound_95"];
-  md += fmt::format("**Status**: {}: {}{}.\n\n", t["status"].str(), t["runs_text"].str(),
-                    bound.is_number() && t["runs"].num() > 1
-                        ? fmt::format("; per-run failure rate below {:.1f}% at 95% confidence", 100.0 * bound.num())
+  md += fmt::format("<a id=\"{}\"></a>\n## {}\n\n", str(t, "anchor"), str(t, "name"));
+  const Json& bound = at(t, "failure_rate_upper_bound_95");
+  md += fmt::format("**Status**: {}: {}{}.\n\n", str(t, "status"), str(t, "runs_text"),
+                    bound.is_number() && num(t, "runs") > 1
+                        ? fmt::format("; per-run failure rate below {:.1f}% at 95% confidence", 100.0 * num(bound))
                         : "");
-  md += "**Kind**: " + t["kinds"].str() + "\n\n**Repro**:\n\n" + fenced(t["repro"].str(), "sh") + "\n";
-  test_failures(md, report, t["name"].str());
-  if (t["failure_texts"].size()) {
+  md += "**Kind**: " + str(t, "kinds") + "\n\n**Repro**:\n\n" + fenced(str(t, "repro"), "sh") + "\n";
+  test_failures(md, report, str(t, "name"));
+  if (at(t, "failure_texts").size()) {
     md += "Full failure texts:\n\n";
-    for (const auto& text : t["failure_texts"].elements()) md += fenced(text.str()) + "\n";
+    for (const auto& text : elems(t, "failure_texts")) md += fenced(str(text)) + "\n";
   }
-  if (t["backtraces"].size()) {
+  if (at(t, "backtraces").size()) {
     md += "C++ backtraces of the worker failures:\n\n";
-    for (const auto& bt : t["backtraces"].elements()) md += fenced(bt.str()) + "\n";
+    for (const auto& bt : elems(t, "backtraces")) md += fenced(str(bt)) + "\n";
   }
 }
 
 }  // namespace
 
 std::string render_details(const Json& report) {
-  const Json& run = report["run"];
+  const Json& run = at(report, "run");
   std::string md = fmt::format(
       "# Failure details: torchstress on {} ({})\n\nThe Failures table of "
       "[report.md](report.md) links here.\n\n",
-      run["hardware"].str(), run["device"].str());
+      str(run, "hardware"), str(run, "device"));
   bool any = false;
-  for (const auto& t : report["tests"].elements()) {
-    const std::string st = t["status"].str();
+  for (const auto& t : elems(report, "tests")) {
+    const std::string st = str(t, "status");
     if (st == "passed" || st == "skipped") continue;
     any = true;
     test_section(md, report, t);
   }
   if (!any) md += "No failures: every test that ran passed.\n\n";
-  const auto& configs = run["show_config"].elements();
+  const auto& configs = elems(run, "show_config");
   if (!configs.empty()) {
     md += "## Build configuration (torch::show_config)\n\n";
-    for (const auto& c : configs) md += fenced(c.str()) + "\n";
+    for (const auto& c : configs) md += fenced(str(c)) + "\n";
   }
   return md;
 }

@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <regex>
 
 #include "report_internal.h"
 #include "torchstress/crash_signatures.h"
@@ -11,15 +10,6 @@
 
 namespace tsreport::detail {
 namespace {
-
-std::string kind_of_text(const std::string& s) {
-  if (starts_with(s, "wrong value")) return "wrong value";
-  if (starts_with(s, "NaN/Inf")) return "NaN/Inf";
-  if (starts_with(s, "exception")) return "exception";
-  if (starts_with(s, "start gate")) return "start gate";
-  if (s.find(" stuck at iteration ") != std::string::npos) return "stall";
-  return "";
-}
 
 // A multi-line message as one line: gtest's "Expected equality of these values:\n  code\n ..."
 // says nothing in its first line alone.
@@ -36,12 +26,6 @@ std::string one_line(const std::string& s, size_t max) {
   return out.size() > max ? out.substr(0, max) + "..." : out;
 }
 
-int find_int(const std::string& s, const char* pattern) {
-  std::smatch m;
-  if (std::regex_search(s, m, std::regex(pattern))) return std::stoi(m[1].str());
-  return -1;
-}
-
 // Where a failure came from: the repeat (only numbered when the test ran more than once), its file.
 struct Origin {
   const TestRecord& test;
@@ -49,83 +33,94 @@ struct Origin {
   int run;  // 1-based index into test.results
 };
 
-Json failure_entry(const Origin& o, const std::string& classification, const std::string& text, int round,
-                   const std::string& crash_signature) {
+// What one failure entry says: its kind, text, where (round, thread, iteration) and signature.
+struct What {
+  std::string classification, text;
+  int round = -1;
+  Json thread, iteration;
+  std::string crash_signature;
+  Json max_abs_diff;
+};
+
+Json failure_entry(const Origin& o, const What& w) {
   Json e = Json::object();
-  e.set("test", o.test.name);
-  e.set("classification", classification);
-  e.set("kind", display_kind(classification));
-  e.set("round", round > 0 ? Json(round) : Json());
-  const int thread = find_int(text, R"(thread (\d+))");
-  const int iteration = find_int(text, R"(iteration (\d+))");
-  e.set("thread", thread >= 0 ? Json(thread) : Json());
-  e.set("iteration", iteration >= 0 ? Json(iteration) : Json());
-  e.set("run", o.test.runs() > 1 ? Json(o.run) : Json());
-  e.set("text", one_line(text, 400));
-  std::string sig = crash_signature;
-  if (sig.empty()) sig = torchstress::describe_crash_match(text);
-  e.set("crash_signature", sig);
-  e.set("file", o.result.file);
+  e["test"] = o.test.name;
+  e["classification"] = w.classification;
+  e["kind"] = display_kind(w.classification);
+  e["round"] = w.round > 0 ? Json(w.round) : Json();
+  e["thread"] = w.thread.is_number() ? w.thread : Json();
+  e["iteration"] = w.iteration.is_number() ? w.iteration : Json();
+  e["max_abs_diff"] = w.max_abs_diff.is_number() ? w.max_abs_diff : Json();
+  e["run"] = o.test.runs() > 1 ? Json(o.run) : Json();
+  e["text"] = one_line(w.text, 400);
+  e["crash_signature"] = w.crash_signature.empty() ? torchstress::describe_crash_match(w.text) : w.crash_signature;
+  e["file"] = o.result.file;
   const int numbered_run = o.test.runs() > 1 ? o.run : 0;
-  e.set("anchor", round > 0 ? anchor_of(o.test.name, numbered_run, round) : anchor_of(o.test.name));
+  e["anchor"] = w.round > 0 ? anchor_of(o.test.name, numbered_run, w.round) : anchor_of(o.test.name);
   return e;
+}
+
+What plain(const std::string& classification, const std::string& text) {
+  What w;
+  w.classification = classification;
+  w.text = text;
+  return w;
+}
+
+// One typed worker error as a failure.
+What what_of_error(const Json& err) {
+  What w;
+  w.classification = str(err, "kind").empty() ? "assertion" : str(err, "kind");
+  w.text = error_text(err);
+  w.thread = at(err, "thread");
+  w.iteration = at(err, "iteration");
+  w.max_abs_diff = at(err, "max_abs_diff");
+  return w;
 }
 
 Json round_entry(const Origin& o, const RoundRecord& r) {
-  std::string cls = r.status == "crashed" ? "crash" : (r.status == "timed out" ? "timed out" : "");
-  if (cls.empty()) {
-    cls = kind_of_text(r.detail);
-    if (cls.empty()) cls = "round failed";
-  }
-  Json e = failure_entry(o, cls, r.detail.empty() ? r.status : r.detail, r.round, r.crash_signature);
-  e.set("stderr_tail", r.stderr_tail);
+  What w;
+  const Json& first = r.errors.empty() ? Json() : r.errors.front();
+  if (r.status == "crashed")
+    w.classification = "crash";
+  else if (r.status == "timed out")
+    w.classification = "timed out";
+  else
+    w.classification = str(first, "kind").empty() ? "round failed" : str(first, "kind");
+  w.text = r.detail.empty() ? r.status : r.detail;
+  w.round = r.round;
+  w.thread = at(first, "thread");
+  w.iteration = at(first, "iteration");
+  w.crash_signature = r.crash_signature;
+  Json e = failure_entry(o, w);
+  e["stderr_tail"] = r.stderr_tail;
   return e;
 }
 
-// The "- wrong value in thread ..." items of a HasNoErrors() failure, one entry each; a failure
-// text without such items is one entry.
-void classify_texts(const Origin& o, std::vector<Json>& out) {
-  for (const auto& f : o.result.failures) {
-    bool any = false;
-    size_t pos = 0;
-    while (pos < f.size()) {
-      size_t end = f.find('\n', pos);
-      if (end == std::string::npos) end = f.size();
-      const std::string line = f.substr(pos, end - pos);
-      pos = end + 1;
-      const auto dash = line.find("- ");
-      if (dash == std::string::npos || line.find_first_not_of(' ') != dash) continue;
-      const std::string item = line.substr(dash + 2);
-      const std::string k = kind_of_text(item);
-      if (k.empty()) continue;
-      any = true;
-      out.push_back(failure_entry(o, k, item, -1, ""));
-    }
-    if (!any) {
-      const std::string k = o.result.status == "stalled" ? "stall" : kind_of_text(f);
-      out.push_back(failure_entry(o, k.empty() ? "assertion" : k, f, -1, ""));
-    }
-  }
+// A repeat that did not pass: one entry per typed worker error; without any, one per failure text
+// (a gtest assertion, or the watchdog's words for a stall).
+void classify_errors(const Origin& o, std::vector<Json>& out) {
+  for (const auto& err : elems(o.result.errors)) out.push_back(failure_entry(o, what_of_error(err)));
+  if (!o.result.errors.empty()) return;
+  const std::string fallback = o.result.status == "stalled" ? "stall" : "assertion";
+  for (const auto& f : o.result.failures) out.push_back(failure_entry(o, plain(fallback, f)));
+  if (o.result.failures.empty()) out.push_back(failure_entry(o, plain(fallback, o.result.status)));
 }
 
 void classify_result(const Origin& o, const std::vector<RoundRecord>& rounds, std::vector<Json>& out) {
-  const size_t before = out.size();
   bool from_rounds = false;
   for (const auto& r : rounds) {
     if (r.test != o.test.name || r.run != o.run || r.status == "passed") continue;
     from_rounds = true;
     out.push_back(round_entry(o, r));
   }
-  const std::string& status = o.result.status;
-  if (status == "incomplete") {
+  if (o.result.status == "incomplete") {
     out.push_back(
-        failure_entry(o, "incomplete", o.result.failures.empty() ? "no result" : o.result.failures.front(), -1, ""));
+        failure_entry(o, plain("incomplete", o.result.failures.empty() ? "no result" : o.result.failures.front())));
     return;
   }
   if (from_rounds) return;  // the rounds say more than the test's summary assertion
-  classify_texts(o, out);
-  if (out.size() == before)
-    out.push_back(failure_entry(o, status == "stalled" ? "stall" : "assertion", status, -1, ""));
+  classify_errors(o, out);
 }
 
 // Environment assignments for the knobs a process overrode; keys that are not plain variable names
@@ -167,9 +162,9 @@ std::string slug(const std::string& s) {
 
 // One line for the Failures table: where (round), what, and a known crash signature.
 std::string message_of(const Json& f) {
-  std::string m = first_line(f["text"].str(), 200);
-  if (f["round"].is_number()) m = fmt::format("round {}: {}", f["round"].num(), m);
-  if (!f["crash_signature"].str().empty()) m += " (" + f["crash_signature"].str() + ")";
+  std::string m = first_line(str(f, "text"), 200);
+  if (at(f, "round").is_number()) m = fmt::format("round {}: {}", num(f, "round"), m);
+  if (!str(f, "crash_signature").empty()) m += " (" + str(f, "crash_signature") + ")";
   return m;
 }
 
@@ -183,6 +178,22 @@ std::vector<Json> classify(const TestRecord& t, const std::vector<RoundRecord>& 
     classify_result({t, r, i + 1}, rounds, out);
   }
   return out;
+}
+
+std::string error_text(const Json& err) {
+  const std::string kind = str(err, "kind"), op = str(err, "op"), device = str(err, "device");
+  const std::string message = str(err, "message");
+  if (!at(err, "thread").is_number()) return message.empty() ? kind : kind + ": " + message;
+  const std::string where = op.empty()       ? ""
+                            : device.empty() ? " (op " + op + ")"
+                                             : " (op " + op + " on " + device + ")";
+  if (kind == "stall") {
+    return fmt::format("thread {} stuck at iteration {}{}{}", num(err, "thread"), num(err, "iteration"),
+                       op.empty() ? "" : " in " + op,
+                       message.empty() ? "" : (message.front() == '(' ? " " : ": ") + message);
+  }
+  return fmt::format("{} in thread {}, iteration {}{}: {}", kind, num(err, "thread"), num(err, "iteration"), where,
+                     message);
 }
 
 std::string display_kind(const std::string& c) {
@@ -235,28 +246,27 @@ std::string runs_text(const TestRecord& t) {
 
 void add_repeat_fields(Json& e, const RunData& run, const TestRecord& t, const std::vector<Json>& failures) {
   const int ran = t.ran(), passed = t.count("passed"), skipped = t.count("skipped");
-  e.set("runs", t.runs());
-  e.set("passed_runs", passed);
-  e.set("failed_runs", ran - passed - t.count("stalled") - t.count("incomplete"));
-  e.set("stalled_runs", t.count("stalled"));
-  e.set("incomplete_runs", t.count("incomplete"));
-  e.set("skipped_runs", skipped);
-  e.set("failure_rate_upper_bound_95",
-        ran > 0 ? Json(torchstress::failure_rate_upper_bound(ran - passed, ran)) : Json());
-  e.set("runs_text", runs_text(t));
+  e["runs"] = t.runs();
+  e["passed_runs"] = passed;
+  e["failed_runs"] = ran - passed - t.count("stalled") - t.count("incomplete");
+  e["stalled_runs"] = t.count("stalled");
+  e["incomplete_runs"] = t.count("incomplete");
+  e["skipped_runs"] = skipped;
+  e["failure_rate_upper_bound_95"] = ran > 0 ? Json(torchstress::failure_rate_upper_bound(ran - passed, ran)) : Json();
+  e["runs_text"] = runs_text(t);
   std::vector<std::string> kinds;
   for (const auto& f : failures) {
-    if (std::find(kinds.begin(), kinds.end(), f["kind"].str()) == kinds.end()) kinds.push_back(f["kind"].str());
+    if (std::find(kinds.begin(), kinds.end(), str(f, "kind")) == kinds.end()) kinds.push_back(str(f, "kind"));
   }
   std::string kind_list;
   for (const auto& k : kinds) kind_list += (kind_list.empty() ? "" : ", ") + k;
-  e.set("kinds", kind_list);
-  e.set("first_message", failures.empty() ? "" : message_of(failures.front()));
-  e.set("repro", repro_command(run, t));
-  e.set("anchor", anchor_of(t.name));
+  e["kinds"] = kind_list;
+  e["first_message"] = failures.empty() ? "" : message_of(failures.front());
+  e["repro"] = repro_command(run, t);
+  e["anchor"] = anchor_of(t.name);
   Json bt = Json::array();
-  for (const auto& b : t.backtraces) bt.push(b);
-  e.set("backtraces", bt);
+  for (const auto& b : t.backtraces) bt.emplace_back(b);
+  e["backtraces"] = bt;
 }
 
 }  // namespace tsreport::detail

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "json.h"
+#include "report_json.h"
 #include "results_reader.h"
 
 namespace tsreport::detail {
@@ -28,6 +28,9 @@ std::string scalar_text(const Json& v);
 // exception, start gate, stall, crash, timed out, incomplete, assertion), with its round, thread,
 // iteration and run where known. Empty for a test whose repeats all passed or skipped.
 std::vector<Json> classify(const TestRecord& t, const std::vector<RoundRecord>& rounds);
+// A typed worker error as one line: "wrong value in thread 5, iteration 12 (op layernorm on mps):
+// max abs diff 1.5", "start gate: worker 3 of 8 did not arrive", "thread 3 stuck at iteration 47 in mm".
+std::string error_text(const Json& err);
 // The Failures table's word for a classification ("NaN/Inf" -> "non-finite (NaN/Inf)").
 std::string display_kind(const std::string& classification);
 // One shell line that reruns `t` as the failing process ran it (its knobs, its build folder).
@@ -41,6 +44,18 @@ std::string runs_text(const TestRecord& t);
 // Per-test fields the Failures table and the baseline gate read: runs, passed/failed/... counts,
 // the 95% bound, kinds, first message, repro, anchor, backtraces.
 void add_repeat_fields(Json& entry, const RunData& run, const TestRecord& t, const std::vector<Json>& failures);
+
+// ---- report_sections.cpp: the Test Results sections, one function each ----
+
+// The CTest label that runs a section's tests ("quick" for parallel and selftest).
+const char* label_of_section(const std::string& section);
+Json parallel_section(const RunData& run);
+Json soak_section(const RunData& run);
+Json stress_section(const RunData& run);
+Json bench_section(const RunData& run, const std::string& kind);  // "scaling" or "batching"
+Json isolation_section(const RunData& run);
+// Tests of no battery section (regression, selftest, other), from the report's test entries.
+Json other_tests(const Json& tests);
 
 // ---- report_provenance.cpp ----
 

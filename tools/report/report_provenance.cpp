@@ -48,16 +48,16 @@ std::string describe(const std::string& key, const Tally& tally) {
 // so fifteen processes of one build do not repeat it fifteen times.
 Json process_json(const ProcessRecord& p) {
   Json e = Json::object();
-  e.set("file", p.file);
-  e.set("binary", p.binary);
-  e.set("executable", p.executable);
-  e.set("build_dir", p.build_dir);
-  e.set("knobs", p.knobs);
+  e["file"] = p.file;
+  e["binary"] = p.binary;
+  e["executable"] = p.executable;
+  e["build_dir"] = p.build_dir;
+  e["knobs"] = p.knobs;
   Json prov = Json::object();
   for (const auto& [key, value] : p.provenance.items()) {
-    if (key != "show_config") prov.set(key, value);
+    if (key != "show_config") prov[key] = value;
   }
-  e.set("provenance", prov);
+  e["provenance"] = prov;
   return e;
 }
 
@@ -67,7 +67,7 @@ void push_distinct(std::vector<std::string>& into, const std::string& value) {
 
 Json array_of(const std::vector<std::string>& values) {
   Json a = Json::array();
-  for (const auto& v : values) a.push(v);
+  for (const auto& v : values) a.emplace_back(v);
   return a;
 }
 
@@ -78,28 +78,28 @@ void add_provenance(Json& meta, const RunData& run) {
   for (const auto& [key, tally] : tally_fields(run)) {
     std::vector<std::string> distinct;
     for (const auto& v : tally) distinct.push_back(v.first);
-    values.set(key, join_distinct(distinct));
-    if (tally.size() > 1) disagreements.push(describe(key, tally));
+    values[key] = join_distinct(distinct);
+    if (tally.size() > 1) disagreements.emplace_back(describe(key, tally));
   }
   // Files written before the harness recorded provenance still name their LibTorch.
   Tally torch;
   for (const auto& p : run.processes) {
     if (!p.torch.empty()) count(torch, p.torch);
   }
-  if (torch.size() > 1 && !values.has("torch_version")) disagreements.push(describe("torch", torch));
+  if (torch.size() > 1 && !values.contains("torch_version")) disagreements.emplace_back(describe("torch", torch));
 
   std::vector<std::string> knobs, show_config;
   Json processes = Json::array();
   for (const auto& p : run.processes) {
     for (const auto& [key, value] : p.knobs.items()) push_distinct(knobs, key + "=" + scalar_text(value));
-    push_distinct(show_config, p.provenance["show_config"].str());
-    processes.push(process_json(p));
+    push_distinct(show_config, str(p.provenance, "show_config"));
+    processes.emplace_back(process_json(p));
   }
-  meta.set("provenance", values);
-  meta.set("provenance_disagreements", disagreements);
-  meta.set("knobs", array_of(knobs));
-  meta.set("show_config", array_of(show_config));
-  meta.set("processes", processes);
+  meta["provenance"] = values;
+  meta["provenance_disagreements"] = disagreements;
+  meta["knobs"] = array_of(knobs);
+  meta["show_config"] = array_of(show_config);
+  meta["processes"] = processes;
 }
 
 }  // namespace tsreport::detail

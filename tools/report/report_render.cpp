@@ -52,133 +52,141 @@ std::string status_word(const std::string& status, const std::string& skip_reaso
 }
 
 // " (19 of 20 passed)" for a test that ran more than once: its figures are from one repeat.
-std::string runs_note(const Json& e) { return e["runs"].num() > 1 ? " (" + e["runs_text"].str() + ")" : ""; }
+std::string runs_note(const Json& e) { return num(e, "runs") > 1 ? " (" + str(e, "runs_text") + ")" : ""; }
 
-std::string num_or(const Json& v, int decimals = 0, const char* fallback = "n/a") {
-  return v.is_number() ? thousands(v.num(), decimals) : fallback;
+std::string num_cell(const Json& v, int decimals = 0, const char* fallback = "n/a") {
+  return v.is_number() ? thousands(num(v), decimals) : fallback;
 }
 
 // A spread as the report prints it: a figure noisier than kTooNoisySpread is flagged, not quoted
 // as if it could be compared.
 std::string spread_cell(const Json& spread) {
   if (!spread.is_number()) return "n/a";
-  if (spread.num() > kTooNoisySpread) return fmt::format("too noisy to compare ({})", pct(spread.num()));
-  return pct(spread.num());
+  if (num(spread) > kTooNoisySpread) return fmt::format("too noisy to compare ({})", pct(num(spread)));
+  return pct(num(spread));
 }
 
 std::string policy_caption(const Json& e) {
-  return fmt::format("{}, CUDA streams {}, sync {}", e["device"].str(), e["cuda_streams"].str(), e["sync"].str());
+  return fmt::format("{}, CUDA streams {}, sync {}", str(e, "device"), str(e, "cuda_streams"), str(e, "sync"));
+}
+
+// "400/400 (100%)" from a test's numeric successes and total ops; "" when it has none.
+std::string success_text(const Json& e) {
+  if (!at(e, "successes").is_number() || !at(e, "total_ops").is_number()) return "";
+  const double ok = num(e, "successes"), total = num(e, "total_ops");
+  std::string s = fmt::format("{}/{}", ok, total);
+  if (total > 0) s += fmt::format(" ({})", ok == total ? "100%" : pct(ok / total));
+  return s;
+}
+
+// A section without tests says so in one line; returns true when it had none.
+bool none_in_results(std::string& md, const Json::array_t& entries, const char* label) {
+  if (!entries.empty()) return false;
+  md += fmt::format("No test of this section is in these results (CTest label `{}`).\n\n", label);
+  return true;
+}
+
+// "mlp at batch 1": what a scaling table ran.
+std::string workload_caption(const Json& e) {
+  const std::string w = str_or(at(e, "workload"), "workload");
+  return at(e, "batch").is_number() ? fmt::format("{} at batch {}", w, num(e, "batch")) : w;
 }
 
 void md_parallel(std::string& md, const Json& r) {
-  md += "### Simple Parallel Tests (ParallelMPS / ParallelCUDA / ParallelCPU)\n";
-  md += "| Backend | 2 threads | 4 threads | Config |\n|---------|-----------|-----------|--------|\n";
-  for (const auto& b : r["sections"]["parallel"].elements()) {
-    std::string cells[2], config = "n/a";
-    const auto& ts = b["tests"].elements();
-    for (size_t i = 0; i < ts.size() && i < 2; ++i) {
-      const Json& t = ts[i];
-      if (t["status"].str() == "not run") {
-        cells[i] = "not run";
-        continue;
-      }
-      cells[i] = status_word(t["status"].str(), t["skip_reason"].str());
-      if (!t["successes"].str().empty()) cells[i] += " (" + t["successes"].str() + ")";
-      if (t["iterations"].is_number()) config = fmt::format("{} iterations each (mm 64x64)", t["iterations"].num());
-    }
-    md += fmt::format("| {} | {} | {} | {} |\n", b["backend"].str(), cells[0], cells[1], config);
+  md += "### Simple Parallel Tests (section `parallel`)\n";
+  const auto& tests = elems(r, "sections", "parallel");
+  if (none_in_results(md, tests, "quick")) return;
+  md +=
+      "| Test | Device | Threads | Iterations each | Success | Result "
+      "|\n|------|--------|---------|-----------------|---------|--------|\n";
+  for (const auto& t : tests) {
+    const std::string workload = str(t, "workload").empty() ? "" : " (" + str(t, "workload") + ")";
+    md += fmt::format("| {} | {} | {} | {} | {} | {} |\n", str(t, "name"), str(t, "device"), num_cell(at(t, "threads")),
+                      at(t, "iterations").is_number() ? num_cell(at(t, "iterations")) + workload : "n/a",
+                      success_text(t).empty() ? "n/a" : success_text(t),
+                      status_word(str(t, "status"), str(t, "skip_reason")) + runs_note(t));
   }
   md += "\n";
 }
 
-void md_soak(std::string& md, const Json& r) {
-  const auto& soak = r["sections"]["soak"].elements();
-  md += "### Quick Soak Test (Soak.EightThreads60s: 8 threads of matmul128, a sync and a check per op)\n";
-  if (soak.empty()) {
-    md += "Not in these results (CTest label `soak`).\n\n";
-    return;
-  }
-  if (soak.front()["name"].str() != "Soak.EightThreads60s") {
-    md +=
-        "Soak.EightThreads60s is not in these results (CTest label `soak`); the quick tier's short soak stands in.\n\n";
-  }
-  std::string head = "| Metric |", sep = "|--------|";
-  for (const auto& e : soak) {
-    head += " " + e["name"].str() + " |";
-    sep += "--------|";
-  }
-  md += head + "\n" + sep + "\n";
+void md_soak_rows(std::string& md, const Json::array_t& soak) {
   auto row = [&](const char* metric, auto value) {
     md += fmt::format("| {} |", metric);
     for (const auto& e : soak) md += " " + value(e) + " |";
     md += "\n";
   };
-  row("Total ops", [](const Json& e) { return num_or(e["total_ops"]); });
+  row("Workload", [](const Json& e) { return str(e, "workload").empty() ? std::string("n/a") : str(e, "workload"); });
+  row("Total ops", [](const Json& e) { return num_cell(at(e, "total_ops")); });
   row("Duration", [](const Json& e) {
-    return e["duration_s"].is_number() ? fmt::format("{:.1f} s", e["duration_s"].num()) : "n/a";
+    return at(e, "duration_s").is_number() ? fmt::format("{:.1f} s", num(e, "duration_s")) : "n/a";
   });
-  row("Throughput", [](const Json& e) { return num_or(e["ops_per_s"], 1) + " ops/s"; });
-  row("Threads", [](const Json& e) { return num_or(e["threads"]); });
-  row("Errors", [](const Json& e) { return num_or(e["errors"]); });
+  row("Throughput", [](const Json& e) { return num_cell(at(e, "ops_per_s"), 1) + " ops/s"; });
+  row("Threads", [](const Json& e) { return num_cell(at(e, "threads")); });
+  row("Errors", [](const Json& e) { return num_cell(at(e, "errors")); });
   row("Per-thread ops (min / max)",
-      [](const Json& e) { return num_or(e["min_thread_ops"]) + " / " + num_or(e["max_thread_ops"]); });
+      [](const Json& e) { return num_cell(at(e, "min_thread_ops")) + " / " + num_cell(at(e, "max_thread_ops")); });
   row("Result", [](const Json& e) {
-    std::string s = status_word(e["status"].str());
-    if (e["status"].str() == "passed" && e["errors"].num() == 0) s = "**PASS (100%)**";
+    std::string s = status_word(str(e, "status"));
+    if (str(e, "status") == "passed" && num(e, "errors") == 0) s = "**PASS (100%)**";
     return s + runs_note(e);
   });
+}
+
+void md_soak(std::string& md, const Json& r) {
+  const auto& soak = elems(r, "sections", "soak");
+  md += "### Quick Soak Test (section `soak`: every thread syncs and checks each op)\n";
+  if (none_in_results(md, soak, "soak")) return;
+  std::string head = "| Metric |", sep = "|--------|";
+  for (const auto& e : soak) {
+    head += " " + str(e, "name") + " |";
+    sep += "--------|";
+  }
+  md += head + "\n" + sep + "\n";
+  md_soak_rows(md, soak);
   md += "\n";
 }
 
 void md_stress(std::string& md, const Json& r) {
-  md += "### LayerNorm/Transformer Stress Test (Stress.*)\n";
-  const auto& stress = r["sections"]["stress"].elements();
-  if (stress.empty()) {
-    md += "Not in these results (CTest label `stress`).\n\n";
-    return;
-  }
+  md += "### LayerNorm/Transformer Stress Test (section `stress`)\n";
+  const auto& stress = elems(r, "sections", "stress");
+  if (none_in_results(md, stress, "stress")) return;
   md +=
       "| Test | Threads | Iterations | Success | Throughput | Result "
       "|\n|------|---------|------------|---------|------------|--------|\n";
   for (const auto& e : stress) {
-    std::string success = e["successes"].str();
-    const auto slash = success.find('/');
-    if (slash != std::string::npos) {
-      const double a = std::atof(success.substr(0, slash).c_str()), b = std::atof(success.substr(slash + 1).c_str());
-      if (b > 0) success += fmt::format(" ({})", a == b ? "100%" : pct(a / b));
-    }
-    std::string name = e["name"].str();
+    const std::string success = success_text(e);
+    std::string name = str(e, "name");
     name = name.substr(name.find('.') + 1);
-    md += fmt::format("| {} | {} | {} | {} | {} ops/s | {} |\n", name, num_or(e["threads"]), num_or(e["iterations"]),
-                      success.empty() ? "n/a" : success, num_or(e["ops_per_s"]),
-                      status_word(e["status"].str()) + runs_note(e));
+    md += fmt::format("| {} | {} | {} | {} | {} ops/s | {} |\n", name, num_cell(at(e, "threads")),
+                      num_cell(at(e, "iterations")), success.empty() ? "n/a" : success, num_cell(at(e, "ops_per_s")),
+                      status_word(str(e, "status"), str(e, "skip_reason")) + runs_note(e));
   }
   md += "\n";
 }
 
 void md_scaling(std::string& md, const Json& r) {
-  md += "### Scaling Curves Benchmark (Bench.ScalingCurves)\n";
-  const auto& tables = r["sections"]["scaling"].elements();
+  md += "### Scaling Curves Benchmark (bench records of kind `scaling`)\n";
+  const auto& tables = elems(r, "sections", "scaling");
   if (tables.empty()) {
-    md += "Not in these results (CTest label `bench`).\n\n";
+    md += "No test of this section is in these results (CTest label `bench`).\n\n";
     return;
   }
   for (const auto& e : tables) {
     md += fmt::format(
-        "{}mlp at batch 1 on {}; {} ops per thread, a sync and a check after every op; median of {} repetitions. "
+        "{}{} on {}; {} ops per thread, a sync and a check after every op; median of {} repetitions. "
         "Pipelined single-thread baseline ({} ops, one sync at the end): **{} ops/s** (spread {}). Result: {}.\n\n",
-        e["smoke"].boolean() ? fmt::format("**Smoke size ({}), not a measurement.** ", e["test"].str()) : "",
-        policy_caption(e), e["ops_per_thread"].num(), e["repetitions"].num(), e["pipelined"]["ops"].num(),
-        thousands(e["pipelined"]["ops_per_s"].num()), spread_cell(e["pipelined"]["spread"]),
-        status_word(e["status"].str()));
+        flag(e, "smoke") ? fmt::format("**Smoke size ({}), not a measurement.** ", str(e, "test")) : "",
+        workload_caption(e), policy_caption(e), num(e, "ops_per_thread"), num(e, "repetitions"),
+        num(e, "pipelined", "ops"), thousands(num(e, "pipelined", "ops_per_s")),
+        spread_cell(at(e, "pipelined", "spread")), status_word(str(e, "status")));
     md +=
         "| Threads | Ops/s (median) | Spread | Speedup vs pipelined | Efficiency vs pipelined | Speedup vs 1 thread | "
         "Efficiency vs 1 thread |\n|---------|-------|--------|---------|------------|---------|------------|\n";
-    for (const auto& row : e["rows"].elements()) {
-      md += fmt::format("| {} | {} | {} | {:.2f}x | {} | {:.2f}x | {} |\n", row["threads"].num(),
-                        thousands(row["ops_per_s"].num()), spread_cell(row["spread"]),
-                        row["speedup_vs_pipelined"].num(), pct(row["efficiency_vs_pipelined"].num()),
-                        row["speedup_vs_1thread"].num(), pct(row["efficiency_vs_1thread"].num()));
+    for (const auto& row : elems(e, "rows")) {
+      md += fmt::format("| {} | {} | {} | {:.2f}x | {} | {:.2f}x | {} |\n", num(row, "threads"),
+                        thousands(num(row, "ops_per_s")), spread_cell(at(row, "spread")),
+                        num(row, "speedup_vs_pipelined"), pct(num(row, "efficiency_vs_pipelined")),
+                        num(row, "speedup_vs_1thread"), pct(num(row, "efficiency_vs_1thread")));
     }
     md += "\n";
   }
@@ -191,22 +199,23 @@ void md_scaling(std::string& md, const Json& r) {
 }
 
 void md_batching(std::string& md, const Json& r) {
-  md += "### Batching Benchmark (Bench.Batching)\n";
-  const auto& tables = r["sections"]["batching"].elements();
+  md += "### Batching Benchmark (bench records of kind `batching`)\n";
+  const auto& tables = elems(r, "sections", "batching");
   if (tables.empty()) {
-    md += "Not in these results (CTest label `bench`).\n\n";
+    md += "No test of this section is in these results (CTest label `bench`).\n\n";
     return;
   }
   for (const auto& e : tables) {
     md += fmt::format(
-        "{}mlp on {}, one thread, {} pipelined iterations per point (one sync), every output checked; median of {} "
+        "{}{} on {}, one thread, {} pipelined iterations per point (one sync), every output checked; median of {} "
         "repetitions. Result: {}.\n\n",
-        e["smoke"].boolean() ? fmt::format("**Smoke size ({}), not a measurement.** ", e["test"].str()) : "",
-        e["device"].str(), e["iterations"].num(), e["repetitions"].num(), status_word(e["status"].str()));
+        flag(e, "smoke") ? fmt::format("**Smoke size ({}), not a measurement.** ", str(e, "test")) : "",
+        str_or(at(e, "workload"), "workload"), str(e, "device"), num(e, "iterations"), num(e, "repetitions"),
+        status_word(str(e, "status")));
     md += "| Batch | Samples/s (median) | Spread | Speedup vs batch 1 |\n|-------|------|--------|---------|\n";
-    for (const auto& row : e["rows"].elements()) {
-      md += fmt::format("| {} | {} | {} | {:.2f}x |\n", row["batch"].num(), thousands(row["samples_per_s"].num()),
-                        spread_cell(row["spread"]), row["speedup"].num());
+    for (const auto& row : elems(e, "rows")) {
+      md += fmt::format("| {} | {} | {} | {:.2f}x |\n", num(row, "batch"), thousands(num(row, "samples_per_s")),
+                        spread_cell(at(row, "spread")), num(row, "speedup"));
     }
     md += "\n";
   }
@@ -219,140 +228,146 @@ std::string mermaid_list(const std::vector<double>& v) {
 }
 
 void md_charts(std::string& md, const Json& r) {
-  const auto& scaling = r["sections"]["scaling"].elements();
-  const auto& batching = r["sections"]["batching"].elements();
+  const auto& scaling = elems(r, "sections", "scaling");
+  const auto& batching = elems(r, "sections", "batching");
   if (scaling.empty() && batching.empty()) return;
   md += "### Charts\n![Scaling and batching curves](chart.svg)\n\n";
   if (!scaling.empty()) {
     const Json& e = scaling.front();
     std::vector<double> ops, base;
     std::string xs;
-    double top = e["pipelined"]["ops_per_s"].num();
-    for (const auto& row : e["rows"].elements()) {
-      xs += fmt::format("{}{}", xs.empty() ? "" : ", ", row["threads"].num());
-      ops.push_back(row["ops_per_s"].num());
-      base.push_back(e["pipelined"]["ops_per_s"].num());
-      top = std::max(top, row["ops_per_s"].num());
+    double top = num(e, "pipelined", "ops_per_s");
+    for (const auto& row : elems(e, "rows")) {
+      xs += fmt::format("{}{}", xs.empty() ? "" : ", ", num(row, "threads"));
+      ops.push_back(num(row, "ops_per_s"));
+      base.push_back(num(e, "pipelined", "ops_per_s"));
+      top = std::max(top, num(row, "ops_per_s"));
     }
     md += fmt::format(
-        "```mermaid\nxychart-beta\n    title \"Scaling: mlp batch 1, ops/s by threads ({})\"\n    x-axis \"threads\" "
+        "```mermaid\nxychart-beta\n    title \"Scaling: {}, ops/s by threads ({})\"\n    x-axis \"threads\" "
         "[{}]\n"
         "    y-axis \"ops/s\" 0 --> {:.0f}\n    line {}\n    line {}\n```\n"
         "First line: threaded ops/s (median); second line: the pipelined single-thread baseline.\n\n",
-        policy_caption(e), xs, top * 1.15, mermaid_list(ops), mermaid_list(base));
+        workload_caption(e), policy_caption(e), xs, top * 1.15, mermaid_list(ops), mermaid_list(base));
   }
   if (!batching.empty()) {
     const Json& e = batching.front();
     std::vector<double> sps;
     std::string xs;
     double top = 0;
-    for (const auto& row : e["rows"].elements()) {
-      xs += fmt::format("{}{}", xs.empty() ? "" : ", ", row["batch"].num());
-      sps.push_back(row["samples_per_s"].num());
-      top = std::max(top, row["samples_per_s"].num());
+    for (const auto& row : elems(e, "rows")) {
+      xs += fmt::format("{}{}", xs.empty() ? "" : ", ", num(row, "batch"));
+      sps.push_back(num(row, "samples_per_s"));
+      top = std::max(top, num(row, "samples_per_s"));
     }
     md += fmt::format(
-        "```mermaid\nxychart-beta\n    title \"Batching: mlp samples/s by batch ({})\"\n    x-axis \"batch\" [{}]\n"
+        "```mermaid\nxychart-beta\n    title \"Batching: {} samples/s by batch ({})\"\n    x-axis \"batch\" [{}]\n"
         "    y-axis \"samples/s\" 0 --> {:.0f}\n    line {}\n```\n\n",
-        e["device"].str(), xs, top * 1.15, mermaid_list(sps));
+        str_or(at(e, "workload"), "workload"), str(e, "device"), xs, top * 1.15, mermaid_list(sps));
   }
 }
 
 void md_isolated(std::string& md, const Json& r) {
-  md += "### TransformerEncoderLayer (isolated rounds: TransformerEncoder.IsolatedRounds)\n";
-  const auto& iso = r["sections"]["isolated_rounds"].elements();
+  md += "### Isolated Rounds (section `isolation`: each round in a fresh process)\n";
+  const auto& iso = elems(r, "sections", "isolated_rounds");
   if (iso.empty()) {
-    md += "Not in these results (CTest label `isolation`).\n\n";
+    md += "No test of this section is in these results (CTest label `isolation`).\n\n";
     return;
   }
   for (const auto& e : iso) {
-    const int n = static_cast<int>(e["total"].num()), p = static_cast<int>(e["passed"].num());
+    const int n = static_cast<int>(num(e, "total")), p = static_cast<int>(num(e, "passed"));
     std::string failures;
-    for (const auto& x : e["rounds"].elements()) {
-      if (x["status"].str() == "passed") continue;
-      failures += fmt::format("{}round {} {}{}{}", failures.empty() ? "" : "; ", x["round"].num(), x["status"].str(),
-                              x["detail"].str().empty() ? "" : ": " + x["detail"].str(),
-                              x["crash_signature"].str().empty() ? "" : " (" + x["crash_signature"].str() + ")");
+    for (const auto& x : elems(e, "rounds")) {
+      if (str(x, "status") == "passed") continue;
+      failures += fmt::format("{}round {} {}{}{}", failures.empty() ? "" : "; ", num(x, "round"), str(x, "status"),
+                              str(x, "detail").empty() ? "" : ": " + str(x, "detail"),
+                              str(x, "crash_signature").empty() ? "" : " (" + str(x, "crash_signature") + ")");
     }
-    md += fmt::format("| Metric | {} |\n|--------|--------|\n", e["name"].str());
-    md += fmt::format(
-        "| Passed | {}/{}{} |\n", p, n,
-        n < static_cast<int>(e["planned"].num()) ? fmt::format(" (of {} planned)", e["planned"].num()) : "");
+    md += fmt::format("| Metric | {} |\n|--------|--------|\n", str(e, "name"));
+    md +=
+        fmt::format("| Passed | {}/{}{} |\n", p, n,
+                    n < static_cast<int>(num(e, "planned")) ? fmt::format(" (of {} planned)", num(e, "planned")) : "");
     md += fmt::format("| Pass rate | **{}** |\n", n ? pct(static_cast<double>(p) / n) : "n/a");
     md += fmt::format("| 95% bound | {}/{} rounds: per-round failure rate below {:.0f}% at 95% |\n", p, n,
-                      100.0 * e["failure_rate_upper_bound_95"].num());
+                      100.0 * num(e, "failure_rate_upper_bound_95"));
     md += fmt::format("| Per-round failures | {} |\n", failures.empty() ? "none" : cell(failures));
-    md += fmt::format("| Result | {} |\n\n", status_word(e["status"].str()));
+    md += fmt::format("| Result | {} |\n\n", status_word(str(e, "status")));
   }
+}
+
+// A binary whose tests are all harness self-tests (section `selftest`) is summarized, not listed.
+bool all_selftests(const Json::array_t& other, const std::string& binary) {
+  return std::all_of(other.begin(), other.end(),
+                     [&](const Json& t) { return str(t, "binary") != binary || str(t, "section") == "selftest"; });
 }
 
 void md_regression(std::string& md, const Json& r) {
   md += "## Regression and Other Tests\n";
-  const auto& other = r["regression"].elements();
+  const auto& other = elems(r, "regression");
   if (other.empty()) {
     md += "No tests beyond the sections above are in these results (regression suites: CTest label `regression`).\n\n";
     return;
   }
   std::vector<std::string> binaries;
   for (const auto& t : other) {
-    if (std::find(binaries.begin(), binaries.end(), t["binary"].str()) == binaries.end())
-      binaries.push_back(t["binary"].str());
+    if (std::find(binaries.begin(), binaries.end(), str(t, "binary")) == binaries.end())
+      binaries.push_back(str(t, "binary"));
   }
   for (const auto& bin : binaries) {
     std::map<std::string, int> counts;
     int n = 0;
     for (const auto& t : other) {
-      if (t["binary"].str() != bin) continue;
-      ++counts[t["status"].str()];
+      if (str(t, "binary") != bin) continue;
+      ++counts[str(t, "status")];
       ++n;
     }
     // Harness self-tests are summarized; anything else (the regression repros) is listed in full.
-    const bool summarize = bin.find("selftest") != std::string::npos;
+    const bool summarize = all_selftests(other, bin);
     std::string line;
     for (const auto& [s, c] : counts) line += fmt::format("{}{} {}", line.empty() ? "" : ", ", c, s);
     md += fmt::format("### {} ({} tests: {})\n", bin.empty() ? "unknown binary" : bin, n, line);
     bool header = false;
     for (const auto& t : other) {
-      if (t["binary"].str() != bin) continue;
-      if (summarize && t["status"].str() == "passed") continue;
+      if (str(t, "binary") != bin) continue;
+      if (summarize && str(t, "status") == "passed") continue;
       if (!header) {
         md += "| Test | Status | Duration | Failure |\n|------|--------|----------|---------|\n";
         header = true;
       }
-      const std::string runs = t["runs"].num() > 1 ? " (" + t["runs_text"].str() + ")" : "";
-      md += fmt::format("| {} | {}{} | {:.2f} s | {} |\n", t["name"].str(),
-                        status_word(t["status"].str(), t["skip_reason"].str()), runs, t["duration_s"].num(),
-                        cell(t["failure"].str()));
+      const std::string runs = num(t, "runs") > 1 ? " (" + str(t, "runs_text") + ")" : "";
+      md += fmt::format("| {} | {}{} | {:.2f} s | {} |\n", str(t, "name"),
+                        status_word(str(t, "status"), str(t, "skip_reason")), runs, num(t, "duration_s"),
+                        cell(str(t, "failure")));
     }
     md += summarize && !header ? "All passed.\n\n" : "\n";
   }
 }
 
 void md_changes(std::string& md, const Json& r) {
-  if (!r.has("changes")) return;
-  const Json& c = r["changes"];
-  md += fmt::format("## Changes since baseline\nBaseline: `{}` ({}, {}).\n\n", c["baseline"].str(),
-                    c["baseline_date"].str(), c["baseline_device"].str());
-  const auto& reg = c["regressions"].elements();
+  if (!r.contains("changes")) return;
+  const Json& c = at(r, "changes");
+  md += fmt::format("## Changes since baseline\nBaseline: `{}` ({}, {}).\n\n", str(c, "baseline"),
+                    str(c, "baseline_date"), str(c, "baseline_device"));
+  const auto& reg = elems(c, "regressions");
   md += reg.empty() ? "**No regressions.**\n\n" : fmt::format("**{} regression(s):**\n", reg.size());
-  for (const auto& x : reg) md += "- REGRESSION " + x.str() + "\n";
+  for (const auto& x : reg) md += "- REGRESSION " + str(x) + "\n";
   if (!reg.empty()) md += "\n";
-  if (c["improvements"].size()) {
+  if (at(c, "improvements").size()) {
     md += "Improvements:\n";
-    for (const auto& x : c["improvements"].elements()) md += "- " + x.str() + "\n";
+    for (const auto& x : elems(c, "improvements")) md += "- " + str(x) + "\n";
     md += "\n";
   }
-  if (c["notes"].size()) {
+  if (at(c, "notes").size()) {
     md += "Notes:\n";
-    for (const auto& x : c["notes"].elements()) md += "- " + x.str() + "\n";
+    for (const auto& x : elems(c, "notes")) md += "- " + str(x) + "\n";
     md += "\n";
   }
 }
 
 // One essential of the build per row; a row only where some process recorded it.
 void md_provenance(std::string& md, const Json& run) {
-  const Json& p = run["provenance"];
-  auto v = [&](const char* key) { return p[key].str(); };
+  const Json& p = at(run, "provenance");
+  auto v = [&](const char* key) { return str(p, key); };
   auto both = [](const std::string& a, const std::string& b) {
     return b.empty() ? a : (a.empty() ? "?" : a) + " / " + b;
   };
@@ -380,29 +395,29 @@ void md_provenance(std::string& md, const Json& run) {
     md +=
         "**Provenance** (full build configuration in report.json and details.md):\n\n| Build | |\n|---|---|\n" + table;
   }
-  if (run["knobs"].size()) {
+  if (at(run, "knobs").size()) {
     std::string knobs;
-    for (const auto& k : run["knobs"].elements()) knobs += fmt::format("{}`{}`", knobs.empty() ? "" : ", ", k.str());
+    for (const auto& k : elems(run, "knobs")) knobs += fmt::format("{}`{}`", knobs.empty() ? "" : ", ", str(k));
     md += "\n**Knobs overridden**: " + knobs + "\n";
   }
   std::string differ;
-  for (const auto& d : run["provenance_disagreements"].elements()) differ += (differ.empty() ? "" : "; ") + d.str();
+  for (const auto& d : elems(run, "provenance_disagreements")) differ += (differ.empty() ? "" : "; ") + str(d);
   if (!differ.empty())
     md += "\n**Warning: the processes disagree** (several builds share this folder): " + differ + "\n";
   md += "\n";
 }
 
 void md_header(std::string& md, const Json& r) {
-  const Json& run = r["run"];
-  md += fmt::format("# {}: torchstress on {} ({})\n\n", r["title"].str(), run["hardware"].str(), run["device"].str());
-  md += fmt::format("**Date**: {}\n", run["date"].str());
-  md += fmt::format("**PyTorch Version**: {}\n", run["torch"].str());
-  md += fmt::format("**Device**: {}\n", run["device"].str());
-  md += fmt::format("**Hardware**: {}\n", run["hardware"].str());
-  md += fmt::format("**Host**: {}\n", run["host"].str());
-  md += fmt::format("**Policies**: CUDA streams {}, sync {}\n", run["cuda_streams"].str(), run["sync"].str());
-  md += fmt::format("**Results**: `{}` ({} files; {})\n\n", run["results_dir"].str(), run["files"].num(),
-                    run["binaries"].str());
+  const Json& run = at(r, "run");
+  md += fmt::format("# {}: torchstress on {} ({})\n\n", str(r, "title"), str(run, "hardware"), str(run, "device"));
+  md += fmt::format("**Date**: {}\n", str(run, "date"));
+  md += fmt::format("**PyTorch Version**: {}\n", str(run, "torch"));
+  md += fmt::format("**Device**: {}\n", str(run, "device"));
+  md += fmt::format("**Hardware**: {}\n", str(run, "hardware"));
+  md += fmt::format("**Host**: {}\n", str(run, "host"));
+  md += fmt::format("**Policies**: CUDA streams {}, sync {}\n", str(run, "cuda_streams"), str(run, "sync"));
+  md += fmt::format("**Results**: `{}` ({} files; {})\n\n", str(run, "results_dir"), num(run, "files"),
+                    str(run, "binaries"));
   md_provenance(md, run);
 }
 
@@ -412,13 +427,13 @@ void md_failures(std::string& md, const Json& r) {
       "## Failures\n\n| Test | Kind | Runs | First message | Repro | Details |\n"
       "|------|------|------|---------------|-------|---------|\n";
   bool any = false;
-  for (const auto& t : r["tests"].elements()) {
-    const std::string st = t["status"].str();
+  for (const auto& t : elems(r, "tests")) {
+    const std::string st = str(t, "status");
     if (st == "passed" || st == "skipped") continue;
     any = true;
-    md += fmt::format("| {} | {} | {} | {} | `{}` | [details](details.md#{}) |\n", t["name"].str(),
-                      cell(t["kinds"].str().empty() ? st : t["kinds"].str()), t["runs_text"].str(),
-                      cell(t["first_message"].str()), cell(t["repro"].str()), t["anchor"].str());
+    md += fmt::format("| {} | {} | {} | {} | `{}` | [details](details.md#{}) |\n", str(t, "name"),
+                      cell(str(t, "kinds").empty() ? st : str(t, "kinds")), str(t, "runs_text"),
+                      cell(str(t, "first_message")), cell(str(t, "repro")), str(t, "anchor"));
   }
   if (!any) md += "| none | | | | | |\n";
   md += "\n";
@@ -427,11 +442,11 @@ void md_failures(std::string& md, const Json& r) {
 // Tests that ran more than once (--gtest_repeat, ctest --repeat, several runs in one folder).
 void md_repeats(std::string& md, const Json& r) {
   std::string rows;
-  for (const auto& t : r["tests"].elements()) {
-    const Json& bound = t["failure_rate_upper_bound_95"];
-    if (t["runs"].num() <= 1 || !bound.is_number()) continue;  // one run, or only skips: nothing to bound
-    rows += fmt::format("| {} | {} | {} | {} |\n", t["name"].str(), status_word(t["status"].str()),
-                        t["runs_text"].str(), fmt::format("below {} at 95% confidence", pct(bound.num())));
+  for (const auto& t : elems(r, "tests")) {
+    const Json& bound = at(t, "failure_rate_upper_bound_95");
+    if (num(t, "runs") <= 1 || !bound.is_number()) continue;  // one run, or only skips: nothing to bound
+    rows += fmt::format("| {} | {} | {} | {} |\n", str(t, "name"), status_word(str(t, "status")), str(t, "runs_text"),
+                        fmt::format("below {} at 95% confidence", pct(num(bound))));
   }
   if (rows.empty()) return;
   md +=
@@ -441,29 +456,29 @@ void md_repeats(std::string& md, const Json& r) {
 }
 
 void md_summary(std::string& md, const Json& r) {
-  const Json& s = r["summary"];
+  const Json& s = at(r, "summary");
   md += "## Summary\n\n";
-  md += fmt::format("**{}**: {}\n\n", s["verdict"].str(), s["text"].str());
+  md += fmt::format("**{}**: {}\n\n", str(s, "verdict"), str(s, "text"));
   md +=
       "| Tests | Passed | Failed | Stalled | Incomplete | Skipped "
       "|\n|-------|--------|--------|---------|------------|---------|\n";
-  md += fmt::format("| {} | {} | {} | {} | {} | {} |\n\n", s["tests"].num(), s["passed"].num(), s["failed"].num(),
-                    s["stalled"].num(), s["incomplete"].num(), s["skipped"].num());
+  md += fmt::format("| {} | {} | {} | {} | {} | {} |\n\n", num(s, "tests"), num(s, "passed"), num(s, "failed"),
+                    num(s, "stalled"), num(s, "incomplete"), num(s, "skipped"));
   md_repeats(md, r);
 }
 
 void md_blockers(std::string& md, const Json& r) {
   md += "\n## Blockers / What Did Not Run\n\n";
-  if (r["blockers"].size() == 0) md += "None: every section ran.\n";
-  for (const auto& b : r["blockers"].elements()) {
-    if (b["kind"].str() == "skipped") {
+  if (at(r, "blockers").size() == 0) md += "None: every section ran.\n";
+  for (const auto& b : elems(r, "blockers")) {
+    if (str(b, "kind") == "skipped") {
       // One line per reason: "(3 tests) this LibTorch was built without CUDA: A, B, C".
-      const long n = static_cast<long>(b["count"].num(1));
-      md += fmt::format("- **skipped** ({} test{}) {}{}\n", n, n == 1 ? "" : "s", b["reason"].str(),
-                        b["listed"].boolean(true) ? ": " + b["name"].str() : " (names in report.json)");
+      const long n = static_cast<long>(num_or(at(b, "count"), 1));
+      md += fmt::format("- **skipped** ({} test{}) {}{}\n", n, n == 1 ? "" : "s", str(b, "reason"),
+                        flag_or(at(b, "listed"), true) ? ": " + str(b, "name") : " (names in report.json)");
       continue;
     }
-    md += fmt::format("- **{}** {}: {}\n", b["kind"].str(), b["name"].str(), b["reason"].str());
+    md += fmt::format("- **{}** {}: {}\n", str(b, "kind"), str(b, "name"), str(b, "reason"));
   }
 }
 
@@ -488,7 +503,7 @@ std::string render_markdown(const Json& r) {
 
   md += "## Findings\n\n";
   int i = 0;
-  for (const auto& f : r["findings"].elements()) md += fmt::format("{}. {}\n", ++i, f.str());
+  for (const auto& f : elems(r, "findings")) md += fmt::format("{}. {}\n", ++i, str(f));
   md_blockers(md, r);
   return md;
 }
@@ -540,12 +555,26 @@ std::string short_num(double v) {
   return fmt::format("{:g}", v);
 }
 
-// One panel at (x0, y0) of size w x h: x on a log2 axis, y linear (log_y false) or log2.
-std::string panel(double x0, double y0, double w, double h, const std::string& title, const std::string& xlabel,
-                  const std::string& ylabel, const std::vector<Series>& series, bool log_y, bool legend_bottom_right) {
-  // The legend goes below the x-axis label, never over the curves: the plot gives up its room.
+// A panel's plot area and scales: x on a log2 axis, y linear or log2.
+struct Frame {
+  double x0 = 0, y0 = 0, l = 0, rgt = 0, t = 0, b = 0;
+  bool log_y = false;
+  double lx_max = 1, y_lo = 0, y_hi = 0, step = 0, ymax = 0;
+
+  double px(double x) const { return l + (rgt - l) * std::log2(std::max(1.0, x)) / lx_max; }
+  double py(double y) const {
+    if (log_y) return b - (b - t) * (std::log2(std::max(1e-9, y)) - y_lo) / (y_hi - y_lo);
+    return b - (b - t) * y / y_hi;
+  }
+};
+
+// The panel at (x0, y0) of size w x h for these series. The legend goes below the x-axis label,
+// never over the curves: the plot gives up its room.
+Frame frame_for(double x0, double y0, double w, double h, const std::vector<Series>& series, bool log_y) {
+  Frame f;
   const double legend_h = 16.0 * static_cast<double>(series.size()) + 8;
-  const double l = x0 + 70, rgt = x0 + w - 24, t = y0 + 30, b = y0 + h - 50 - legend_h;
+  f.x0 = x0, f.y0 = y0, f.l = x0 + 70, f.rgt = x0 + w - 24, f.t = y0 + 30, f.b = y0 + h - 50 - legend_h;
+  f.log_y = log_y;
   double xmax = 1, ymax = 0, ymin = 1e300;
   for (const auto& s : series) {
     for (const auto& [x, y] : s.points) {
@@ -560,80 +589,85 @@ std::string panel(double x0, double y0, double w, double h, const std::string& t
   for (const auto& s : series) {
     for (const auto& [lo, hi] : s.whiskers) ymax = std::max(ymax, std::min(hi, 1.5 * median_max));
   }
-  if (ymax <= 0) ymax = 1;
-  const double lx_max = std::max(1.0, std::ceil(std::log2(xmax)));
-  auto px = [&](double x) { return l + (rgt - l) * std::log2(std::max(1.0, x)) / lx_max; };
-  double y_lo = 0, y_hi = 0, step = 0;
+  f.ymax = ymax <= 0 ? 1 : ymax;
+  f.lx_max = std::max(1.0, std::ceil(std::log2(xmax)));
   if (log_y) {
-    y_lo = std::floor(std::log2(std::max(1e-3, std::min(ymin, 1.0))));
-    y_hi = std::ceil(std::log2(ymax));
-    if (y_hi <= y_lo) y_hi = y_lo + 1;
+    f.y_lo = std::floor(std::log2(std::max(1e-3, std::min(ymin, 1.0))));
+    f.y_hi = std::ceil(std::log2(f.ymax));
+    if (f.y_hi <= f.y_lo) f.y_hi = f.y_lo + 1;
   } else {
-    step = nice_step(ymax * 1.05);
-    y_hi = std::ceil(ymax * 1.05 / step) * step;
+    f.step = nice_step(f.ymax * 1.05);
+    f.y_hi = std::ceil(f.ymax * 1.05 / f.step) * f.step;
   }
-  auto py = [&](double y) {
-    if (log_y) return b - (b - t) * (std::log2(std::max(1e-9, y)) - y_lo) / (y_hi - y_lo);
-    return b - (b - t) * y / y_hi;
-  };
+  return f;
+}
 
-  std::string s = fmt::format("<g font-family=\"sans-serif\" font-size=\"12\">\n");
-  s += fmt::format(
-      "<text x=\"{:.1f}\" y=\"{:.1f}\" font-size=\"14\" font-weight=\"bold\" text-anchor=\"middle\">{}</text>\n",
-      (l + rgt) / 2, y0 + 18, esc(title));
-  // Grid and ticks.
-  if (log_y) {
-    for (double e = y_lo; e <= y_hi + 1e-9; e += 1) {
-      const double y = py(std::pow(2.0, e));
-      s += fmt::format("<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"#ddd\"/>\n", l, y, rgt,
-                       y);
-      s += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"end\">{}x</text>\n", l - 6, y + 4,
-                       short_num(std::pow(2.0, e)));
-    }
+std::string grid_svg(const Frame& f) {
+  std::string s;
+  auto y_tick = [&](double y, const std::string& label) {
+    s += fmt::format("<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"#ddd\"/>\n", f.l, y, f.rgt,
+                     y);
+    s += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"end\">{}</text>\n", f.l - 6, y + 4, label);
+  };
+  if (f.log_y) {
+    for (double e = f.y_lo; e <= f.y_hi + 1e-9; e += 1)
+      y_tick(f.py(std::pow(2.0, e)), short_num(std::pow(2.0, e)) + "x");
   } else {
-    for (double v = 0; v <= y_hi + step / 2; v += step) {
-      const double y = py(v);
-      s += fmt::format("<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"#ddd\"/>\n", l, y, rgt,
-                       y);
-      s += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"end\">{}</text>\n", l - 6, y + 4, short_num(v));
-    }
+    for (double v = 0; v <= f.y_hi + f.step / 2; v += f.step) y_tick(f.py(v), short_num(v));
   }
-  for (double e = 0; e <= lx_max + 1e-9; e += 1) {
-    const double x = px(std::pow(2.0, e));
-    s += fmt::format("<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"#eee\"/>\n", x, t, x, b);
-    s += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\">{:g}</text>\n", x, b + 16,
+  for (double e = 0; e <= f.lx_max + 1e-9; e += 1) {
+    const double x = f.px(std::pow(2.0, e));
+    s += fmt::format("<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"#eee\"/>\n", x, f.t, x,
+                     f.b);
+    s += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\">{:g}</text>\n", x, f.b + 16,
                      std::pow(2.0, e));
   }
-  // Axes and labels.
-  s += fmt::format("<line x1=\"{0:.1f}\" y1=\"{1:.1f}\" x2=\"{0:.1f}\" y2=\"{2:.1f}\" stroke=\"#333\"/>\n", l, t, b);
-  s += fmt::format("<line x1=\"{0:.1f}\" y1=\"{2:.1f}\" x2=\"{1:.1f}\" y2=\"{2:.1f}\" stroke=\"#333\"/>\n", l, rgt, b);
-  s += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\">{}</text>\n", (l + rgt) / 2, b + 34,
+  return s;
+}
+
+std::string axes_svg(const Frame& f, const std::string& xlabel, const std::string& ylabel) {
+  std::string s;
+  s += fmt::format("<line x1=\"{0:.1f}\" y1=\"{1:.1f}\" x2=\"{0:.1f}\" y2=\"{2:.1f}\" stroke=\"#333\"/>\n", f.l, f.t,
+                   f.b);
+  s += fmt::format("<line x1=\"{0:.1f}\" y1=\"{2:.1f}\" x2=\"{1:.1f}\" y2=\"{2:.1f}\" stroke=\"#333\"/>\n", f.l, f.rgt,
+                   f.b);
+  s += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\">{}</text>\n", (f.l + f.rgt) / 2, f.b + 34,
                    esc(xlabel));
   s += fmt::format(
       "<text x=\"{0:.1f}\" y=\"{1:.1f}\" text-anchor=\"middle\" transform=\"rotate(-90 {0:.1f} {1:.1f})\">{2}</text>\n",
-      x0 + 16, (t + b) / 2, esc(ylabel));
-  // Lines, points, whiskers.
+      f.x0 + 16, (f.t + f.b) / 2, esc(ylabel));
+  return s;
+}
+
+// Lines, points, whiskers.
+std::string series_svg(const Frame& f, const std::vector<Series>& series) {
+  std::string s;
   for (const auto& se : series) {
     std::string pts;
-    for (const auto& [x, y] : se.points) pts += fmt::format("{:.1f},{:.1f} ", px(x), py(y));
+    for (const auto& [x, y] : se.points) pts += fmt::format("{:.1f},{:.1f} ", f.px(x), f.py(y));
     s += fmt::format("<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"2\"{} points=\"{}\"/>\n", se.color,
                      se.dashed ? " stroke-dasharray=\"6,4\"" : "", pts);
     for (size_t i = 0; i < se.points.size(); ++i) {
-      const double x = px(se.points[i].first);
+      const double x = f.px(se.points[i].first);
       if (i < se.whiskers.size()) {
         s += fmt::format("<line x1=\"{0:.1f}\" y1=\"{1:.1f}\" x2=\"{0:.1f}\" y2=\"{2:.1f}\" stroke=\"{3}\"/>\n", x,
-                         py(se.whiskers[i].first), std::max(t, py(std::min(se.whiskers[i].second, ymax))), se.color);
+                         f.py(se.whiskers[i].first), std::max(f.t, f.py(std::min(se.whiskers[i].second, f.ymax))),
+                         se.color);
       }
       if (!se.dashed) {
-        s += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"3\" fill=\"{}\"/>\n", x, py(se.points[i].second),
+        s += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"3\" fill=\"{}\"/>\n", x, f.py(se.points[i].second),
                          se.color);
       }
     }
   }
-  // Legend below the axis label.
-  (void)legend_bottom_right;
-  const double lx = l;
-  double ly = b + 52;
+  return s;
+}
+
+// The legend, below the x-axis label.
+std::string legend_svg(const Frame& f, const std::vector<Series>& series) {
+  std::string s;
+  const double lx = f.l;
+  double ly = f.b + 52;
   for (const auto& se : series) {
     s += fmt::format(
         "<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"{}\" stroke-width=\"2\"{}/>\n", lx, ly,
@@ -641,6 +675,18 @@ std::string panel(double x0, double y0, double w, double h, const std::string& t
     s += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" font-size=\"11\">{}</text>\n", lx + 30, ly + 4, esc(se.label));
     ly += 16;
   }
+  return s;
+}
+
+// One panel at (x0, y0) of size w x h: x on a log2 axis, y linear (log_y false) or log2.
+std::string panel(double x0, double y0, double w, double h, const std::string& title, const std::string& xlabel,
+                  const std::string& ylabel, const std::vector<Series>& series, bool log_y) {
+  const Frame f = frame_for(x0, y0, w, h, series, log_y);
+  std::string s = "<g font-family=\"sans-serif\" font-size=\"12\">\n";
+  s += fmt::format(
+      "<text x=\"{:.1f}\" y=\"{:.1f}\" font-size=\"14\" font-weight=\"bold\" text-anchor=\"middle\">{}</text>\n",
+      (f.l + f.rgt) / 2, y0 + 18, esc(title));
+  s += grid_svg(f) + axes_svg(f, xlabel, ylabel) + series_svg(f, series) + legend_svg(f, series);
   return s + "</g>\n";
 }
 
@@ -650,11 +696,11 @@ std::string render_svg(const Json& r) {
   const double W = 1000, H = 600;  // room for legends of up to 8 series below the plots
   std::vector<Series> left, right;
   int color = 0;
-  const auto& scaling = r["sections"]["scaling"].elements();
+  const auto& scaling = elems(r, "sections", "scaling");
   for (const auto& e : scaling) {
     Series s, base;
     const std::string tag =
-        scaling.size() > 1 ? fmt::format(" (streams {}, sync {})", e["cuda_streams"].str(), e["sync"].str()) : "";
+        scaling.size() > 1 ? fmt::format(" (streams {}, sync {})", str(e, "cuda_streams"), str(e, "sync")) : "";
     s.label = "threaded, sync per op" + tag;
     s.color = kColors[color % 6];
     base.label = "pipelined 1-thread baseline" + tag;
@@ -663,12 +709,12 @@ std::string render_svg(const Json& r) {
     Series sp;
     sp.label = "threads (vs 1 thread)" + tag;
     sp.color = s.color;
-    for (const auto& row : e["rows"].elements()) {
-      const double x = row["threads"].num();
-      s.points.emplace_back(x, row["ops_per_s"].num());
-      s.whiskers.emplace_back(row["min"].num(), row["max"].num());
-      base.points.emplace_back(x, e["pipelined"]["ops_per_s"].num());
-      sp.points.emplace_back(x, row["speedup_vs_1thread"].num());
+    for (const auto& row : elems(e, "rows")) {
+      const double x = num(row, "threads");
+      s.points.emplace_back(x, num(row, "ops_per_s"));
+      s.whiskers.emplace_back(num(row, "min"), num(row, "max"));
+      base.points.emplace_back(x, num(e, "pipelined", "ops_per_s"));
+      sp.points.emplace_back(x, num(row, "speedup_vs_1thread"));
     }
     left.push_back(std::move(s));
     left.push_back(std::move(base));
@@ -676,13 +722,13 @@ std::string render_svg(const Json& r) {
     ++color;
   }
   double xmax = 16;
-  for (const auto& e : r["sections"]["batching"].elements()) {
+  for (const auto& e : elems(r, "sections", "batching")) {
     Series b;
     b.label = "batch (vs batch 1)";
     b.color = kColors[(color++) % 6];
-    for (const auto& row : e["rows"].elements()) {
-      b.points.emplace_back(row["batch"].num(), row["speedup"].num());
-      xmax = std::max(xmax, row["batch"].num());
+    for (const auto& row : elems(e, "rows")) {
+      b.points.emplace_back(num(row, "batch"), num(row, "speedup"));
+      xmax = std::max(xmax, num(row, "batch"));
     }
     right.push_back(std::move(b));
   }
@@ -696,7 +742,7 @@ std::string render_svg(const Json& r) {
   for (double x = 1; x <= xmax; x *= 2) ideal.points.emplace_back(x, x);
   right.push_back(ideal);
 
-  const std::string device = r["run"]["device"].str();
+  const std::string device = str(r, "run", "device");
   std::string svg = fmt::format(
       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{0}\" height=\"{1}\" viewBox=\"0 0 {0} {1}\">\n"
       "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n",
@@ -704,11 +750,12 @@ std::string render_svg(const Json& r) {
   if (left.empty()) {
     svg += "<text x=\"20\" y=\"30\" font-family=\"sans-serif\">Scaling curves: not in these results</text>\n";
   } else {
-    svg += panel(0, 10, W / 2, H - 20, "Scaling: mlp batch 1 on " + device + " (median, min-max)",
-                 "threads (log scale)", "ops/s", left, false, true);
+    svg += panel(0, 10, W / 2, H - 20,
+                 "Scaling: " + workload_caption(scaling.front()) + " on " + device + " (median, min-max)",
+                 "threads (log scale)", "ops/s", left, false);
   }
   svg += panel(W / 2, 10, W / 2, H - 20, "Speedup: threads vs batching on " + device,
-               "threads or batch size (log scale)", "speedup (log scale)", right, true, false);
+               "threads or batch size (log scale)", "speedup (log scale)", right, true);
   return svg + "</svg>\n";
 }
 

@@ -27,12 +27,82 @@ struct FileLines {
   bool truncated = false;  // its last line was cut short (killed mid-write)
 };
 
-FileLines read_file(const fs::path& path) {
+// A line that is not a results line: what() says why (the caller adds file and line).
+struct LineError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// The schema version a line declares: 1 when it names none (written before schemas), 2 for
+// kResultsSchema; anything else is refused rather than misread.
+void upgrade_to_current(Json& j) {
+  const Json& schema = at(j, "schema");
+  if (schema.is_null()) {
+    upgrade_v1_line(j);
+    return;
+  }
+  if (str(schema) != kResultsSchema) {
+    throw LineError(
+        fmt::format("schema {} is not one this tool reads (it reads {} and the unversioned lines before it)",
+                    schema.dump(), kResultsSchema));
+  }
+}
+
+// Length of the valid UTF-8 sequence at s[i], or 0 (overlong forms, surrogates and code points
+// past U+10FFFF are invalid).
+size_t utf8_length(const std::string& s, size_t i) {
+  const auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+  const unsigned char c = b(i);
+  if (c < 0x80) return 1;
+  const size_t n = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+  if (n == 0 || i + n > s.size()) return 0;
+  for (size_t k = 1; k < n; ++k) {
+    if ((b(i + k) & 0xC0) != 0x80) return 0;
+  }
+  if ((c == 0xE0 && b(i + 1) < 0xA0) || (c == 0xED && b(i + 1) > 0x9F)) return 0;
+  if ((c == 0xF0 && b(i + 1) < 0x90) || (c == 0xF4 && b(i + 1) > 0x8F)) return 0;
+  return n;
+}
+
+// The harness writes a worker's exception text byte for byte; a byte that is not UTF-8 becomes
+// U+FFFD here rather than making the whole line unreadable JSON.
+std::string repair_utf8(const std::string& s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    const size_t n = utf8_length(s, i);
+    if (n == 0) {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    } else {
+      out.append(s, i, n);
+      i += n;
+    }
+  }
+  return out;
+}
+
+Json parse_line(const std::string& line) {
+  Json j;
+  try {
+    j = Json::parse(repair_utf8(line));
+  } catch (const Json::parse_error& e) {
+    throw LineError(e.what());
+  }
+  if (!j.is_object() || !at(j, "type").is_string()) throw LineError("not a results object (no \"type\" field)");
+  upgrade_to_current(j);
+  return j;
+}
+
+std::string slurp(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError(fmt::format("cannot read {}", path.string()));
   std::stringstream ss;
   ss << in.rdbuf();
-  const std::string text = ss.str();
+  return ss.str();
+}
+
+FileLines read_file(const fs::path& path) {
+  const std::string text = slurp(path);
   FileLines f;
   f.path = path.string();
   size_t pos = 0;
@@ -46,12 +116,8 @@ FileLines read_file(const fs::path& path) {
     ++line_no;
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     try {
-      Json j = parse_json(line);
-      if (!j.is_object() || !j["type"].is_string()) {
-        throw JsonError("not a results object (no \"type\" field)");
-      }
-      f.lines.push_back(std::move(j));
-    } catch (const JsonError& e) {
+      f.lines.push_back(parse_line(line));
+    } catch (const LineError& e) {
       // A process killed mid-write can leave its last line cut short; the lines before it stand.
       if (last_unterminated && !f.lines.empty()) {
         f.truncated = true;
@@ -71,7 +137,7 @@ std::string suite_of(const std::string& name) {
 
 std::vector<std::string> strings_of(const Json& array) {
   std::vector<std::string> out;
-  for (const auto& e : array.elements()) out.push_back(e.str());
+  for (const auto& e : elems(array)) out.push_back(str(e));
   return out;
 }
 
@@ -94,7 +160,7 @@ std::vector<fs::path> list_result_files(const std::string& dir) {
 std::vector<FileLines> drop_injected(std::vector<FileLines> files, RunData& run) {
   auto injected = [](const FileLines& f) {
     for (const auto& l : f.lines) {
-      if (l["type"].str() == "process") return !l["inject"].str().empty();
+      if (str(l, "type") == "process") return !str(l, "inject").empty();
     }
     return false;
   };
@@ -112,46 +178,50 @@ std::vector<FileLines> drop_injected(std::vector<FileLines> files, RunData& run)
 ProcessRecord parse_process(const Json& l, const std::string& file) {
   ProcessRecord p;
   p.file = file;
-  p.binary = l["binary"].str();
-  p.torch = l["torch"].str();
-  p.device = l["device"].str();
-  p.hardware = l["hardware"].str();
-  p.inventory = l["inventory"].str();
-  p.cuda_streams = l["cuda_streams"].str();
-  p.sync = l["sync"].str();
-  p.inject = l["inject"].str();
-  p.host = l["host"].str();
-  p.executable = l["executable"].str();
-  p.build_dir = l["build_dir"].str();
-  p.knobs = l["knobs"].is_object() ? l["knobs"] : Json::object();
-  p.provenance = l["provenance"].is_object() ? l["provenance"] : Json::object();
-  p.time = l["time"].num();
+  p.binary = str(l, "binary");
+  p.torch = str(l, "torch");
+  p.device = str(l, "device");
+  p.hardware = str(l, "hardware");
+  p.inventory = str(l, "inventory");
+  p.cuda_streams = str(l, "cuda_streams");
+  p.sync = str(l, "sync");
+  p.inject = str(l, "inject");
+  p.host = str(l, "host");
+  p.executable = str(l, "executable");
+  p.build_dir = str(l, "build_dir");
+  p.knobs = at(l, "knobs").is_object() ? at(l, "knobs") : Json::object();
+  p.provenance = at(l, "provenance").is_object() ? at(l, "provenance") : Json::object();
+  p.time = num(l, "time");
   return p;
 }
 
 RoundRecord parse_round(const Json& l, const std::string& file) {
   RoundRecord r;
-  r.test = l["test"].str();
-  r.round = static_cast<int>(l["round"].num());
-  r.status = l["status"].str();
-  r.detail = l["detail"].str();
-  r.crash_signature = l["crash_signature"].str();
-  r.stderr_tail = l["stderr_tail"].str();
+  r.test = str(l, "test");
+  r.round = static_cast<int>(num(l, "round"));
+  r.status = str(l, "status");
+  r.detail = str(l, "detail");
+  r.crash_signature = str(l, "crash_signature");
+  r.stderr_tail = str(l, "stderr_tail");
+  if (at(l, "errors").is_array()) r.errors = at(l, "errors");
   r.file = file;
   return r;
 }
 
 TestResult parse_test(const Json& l, const std::string& file) {
   TestResult t;
-  t.status = l["status"].str("failed");
-  t.device = l["device"].str();
-  t.skip_reason = l["skip_reason"].str();
+  t.status = str_or(at(l, "status"), "failed");
+  t.section = str(l, "section");
+  t.device = str(l, "device");
+  t.skip_reason = str(l, "skip_reason");
   t.file = file;
-  t.duration_s = l["duration_s"].num();
-  t.time = l["time"].num();
-  t.properties = l["properties"].is_object() ? l["properties"] : Json::object();
-  t.failures = strings_of(l["failures"]);
-  t.backtraces = strings_of(l["backtraces"]);
+  t.duration_s = num(l, "duration_s");
+  t.time = num(l, "time");
+  t.properties = at(l, "properties").is_object() ? at(l, "properties") : Json::object();
+  t.failures = strings_of(at(l, "failures"));
+  t.backtraces = strings_of(at(l, "backtraces"));
+  if (at(l, "errors").is_array()) t.errors = at(l, "errors");
+  if (at(l, "error_counts").is_object()) t.error_counts = at(l, "error_counts");
   return t;
 }
 
@@ -177,33 +247,33 @@ class FileScanner {
 
  private:
   struct Open {
-    std::string name, binary;
+    std::string name, binary, section;
     double time;
   };
 
   void line(const Json& l) {
-    const std::string type = l["type"].str();
-    const double time = l["time"].num();
+    const std::string type = str(l, "type");
+    const double time = num(l, "time");
     if (time > 0 && (run_.first_time == 0.0 || time < run_.first_time)) run_.first_time = time;
     run_.last_time = std::max(run_.last_time, time);
     if (type == "process") {
       run_.processes.push_back(parse_process(l, f_.path));
     } else if (type == "start") {
-      open_.push_back({l["name"].str(), l["binary"].str(), time});
+      open_.push_back({str(l, "name"), str(l, "binary"), str(l, "section"), time});
     } else if (type == "round") {
-      rounds_[l["test"].str()].push_back(parse_round(l, f_.path));
+      rounds_[str(l, "test")].push_back(parse_round(l, f_.path));
     } else if (type == "bench") {
       Json b = l;
-      b.set("file", f_.path);
-      bench_[l["test"].str()].push_back(std::move(b));
+      b["file"] = f_.path;
+      bench_[str(l, "test")].push_back(std::move(b));
     } else if (type == "test") {
       ended(l);
     }
   }
 
   void ended(const Json& l) {
-    const std::string name = l["name"].str();
-    RawResult raw{name, l["binary"].str(), parse_test(l, f_.path), take(rounds_, name)};
+    const std::string name = str(l, "name");
+    RawResult raw{name, str(l, "binary"), parse_test(l, f_.path), take(rounds_, name)};
     raw.result.bench = take(bench_, name);
     for (auto it = open_.begin(); it != open_.end(); ++it) {
       if (it->name == name) {
@@ -221,6 +291,7 @@ class FileScanner {
     raw.result.status = "incomplete";
     raw.result.file = f_.path;
     raw.result.time = o.time;
+    raw.result.section = o.section;
     raw.result.properties = Json::object();
     raw.result.failures.push_back(why);
     bench_.erase(o.name);
@@ -310,10 +381,12 @@ void aggregate(std::vector<RawResult> raws, RunData& run) {
       t.name = raw.name;
       t.suite = suite_of(raw.name);
       t.binary = raw.binary;
+      t.section = "other";
       t.time = raw.result.time;
       run.tests.push_back(std::move(t));
     }
     TestRecord& t = run.tests[it->second];
+    if (!raw.result.section.empty() && (fresh || t.section == "other")) t.section = raw.result.section;
     t.results.push_back(std::move(raw.result));
     for (auto& r : raw.rounds) {
       r.run = t.runs();

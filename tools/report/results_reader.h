@@ -2,6 +2,11 @@
 // matched up per file: "start" lines against "test" lines (a start with no result means the
 // process ended midway), "round" and "bench" lines against the test that wrote them.
 //
+// Lines carry "schema": "torchstress-results/2" and typed fields (a test's section, its worker
+// errors with kind/thread/iteration/op, numeric counts). Files written before that (no schema:
+// version 1) are upgraded line by line by upgrade_v1_line (results_compat.cpp), the one place that
+// still recovers fields from texts and names; everything after reads the typed fields only.
+//
 // Every result line counts: a test that appears several times (--gtest_repeat in one file, ctest
 // --repeat or several runs into one folder across files) becomes ONE TestRecord holding every
 // repeat, and any failing repeat fails the test. Figures come from one representative repeat.
@@ -11,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "json.h"
+#include "report_json.h"
 
 namespace tsreport {
 
@@ -19,6 +24,17 @@ namespace tsreport {
 struct InputError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
+
+inline constexpr const char* kResultsSchema = "torchstress-results/2";
+// What a test declares it belongs to; the report's sections are chosen by it.
+inline constexpr const char* kSections[] = {"parallel", "soak",       "stress",   "isolation",
+                                            "bench",    "regression", "selftest", "other"};
+
+// Turns a version-1 line (no "schema") into the version-2 shape, in place: a test's section from
+// its suite name, "successes": "398/400" into numbers, "error_kinds" text into "error_counts",
+// worker errors parsed out of the failure texts (and a round's detail), a bench line's "smoke"
+// from its test name. Lines of other types pass unchanged.
+void upgrade_v1_line(Json& line);
 
 // A file's "process" line. executable, build_dir, knobs and provenance are absent (empty) in files
 // written before the harness recorded them.
@@ -33,6 +49,7 @@ struct ProcessRecord {
 
 struct RoundRecord {
   std::string test, status, detail, crash_signature, stderr_tail, file;
+  Json errors = Json::array();  // typed worker errors of the round (optional "errors" field)
   int round = 0;
   int run = 1;  // which repeat of its test wrote it (1-based, in time order)
 };
@@ -40,16 +57,21 @@ struct RoundRecord {
 // One result of a test: one repeat. status "incomplete" for a start that never wrote its result.
 struct TestResult {
   std::string status, device, skip_reason, file;
+  std::string section;  // "parallel", "soak", ... (kSections); "" for a start that never ended without one
   double duration_s = 0.0;
   double time = 0.0;
   Json properties;
   std::vector<std::string> failures;
   std::vector<std::string> backtraces;  // C++ backtraces of worker failures
   std::vector<Json> bench;              // "bench" lines this repeat wrote
+  // Typed worker errors: {kind, thread, iteration, op, device, message, max_abs_diff}.
+  Json errors = Json::array();
+  Json error_counts = Json::object();  // kind -> count (over every worker error, not only those listed)
 };
 
 struct TestRecord {
   std::string name, suite, binary;
+  std::string section;  // declared by the test (the first repeat that names one), else "other"
   // From all repeats: failed if any repeat failed (or wrote an unknown status), else stalled if any
   // stalled, else incomplete if any ended midway, else passed if any passed, else skipped.
   std::string status;

@@ -22,6 +22,7 @@
 #include "torchstress/exit_codes.h"
 #include "torchstress/knobs.h"
 #include "torchstress/log.h"
+#include "torchstress/run_spec_from_knobs.h"
 #include "torchstress/runner.h"
 #include "torchstress/stats.h"
 
@@ -73,20 +74,20 @@ Args parse(int argc, char** argv) {
 }
 
 // The bare loop: what a user's thread pool does, without the suite.
-double bare_ops_per_second(ts::Workload& w, int threads, double seconds) {
+double bare_ops_per_second(ts::Workload& w, const ts::RunSpec& policy, int threads, double seconds) {
   std::atomic<bool> stop{false};
   std::atomic<long> ops{0};
   std::latch ready(threads + 1);
   std::vector<std::thread> pool;
   for (int t = 0; t < threads; ++t) {
     pool.emplace_back([&, t] {
-      ts::WorkerStreamScope stream(w.device());
+      ts::WorkerStreamScope stream(w.device(), policy.cuda_streams);
       c10::NoGradGuard no_grad;
       ready.arrive_and_wait();
       long n = 0;
       while (!stop.load(std::memory_order_relaxed)) {
         at::Tensor out = w.run_once(t);
-        if (!ts::host_read_syncs_thread_work(w.device())) ts::sync_thread_work(w.device());
+        if (!ts::host_read_syncs_thread_work(w.device(), policy.sync)) ts::sync_thread_work(w.device(), policy.sync);
         volatile float host = out.sum().item<float>();  // the host read (and sync) a user's code does
         (void)host;
         ++n;
@@ -121,8 +122,11 @@ int main(int argc, char** argv) {
     usage_error(std::string("--workload: ") + e.what());
   }
   const int threads = static_cast<int>(a.threads);
+  ts::RunSpec spec = ts::run_spec_from_knobs();  // stream and sync policy, deadlines
+  spec.threads = threads;
+  spec.duration = std::chrono::duration<double>(a.seconds);
   w->prepare(threads);
-  bare_ops_per_second(*w, threads, std::min(1.0, a.seconds));  // warm-up (allocator, kernels, handles)
+  bare_ops_per_second(*w, spec, threads, std::min(1.0, a.seconds));  // warm-up (allocator, kernels, handles)
 
   // Three ways, alternated so drift hits all alike: the bare loop; the harness as the tests run it
   // (every output checked); the harness with checks off (gate, watchdog, progress, sync only), which
@@ -130,10 +134,8 @@ int main(int argc, char** argv) {
   std::vector<double> bare, harness, unchecked;
   long errors = 0;
   for (long rep = 0; rep < a.repetitions; ++rep) {
-    bare.push_back(bare_ops_per_second(*w, threads, a.seconds));
-    ts::RunSpec spec;
-    spec.threads = threads;
-    spec.duration = std::chrono::duration<double>(a.seconds);
+    bare.push_back(bare_ops_per_second(*w, spec, threads, a.seconds));
+    spec.check_each_op = true;
     ts::RunResult r = ts::run_workload(*w, spec);
     harness.push_back(r.ops_per_second);
     errors += r.failed_ops;
@@ -144,8 +146,7 @@ int main(int argc, char** argv) {
   const auto h = ts::summarize(harness);
   const auto u = ts::summarize(unchecked);
   const std::string policy =
-      device.is_cuda() ? fmt::format("{}/{}", ts::to_string(ts::knobs().cuda_streams), ts::to_string(ts::knobs().sync))
-                       : "n/a";
+      device.is_cuda() ? fmt::format("{}/{}", ts::to_string(spec.cuda_streams), ts::to_string(spec.sync)) : "n/a";
   if (a.json) {
     std::printf(
         "{\"workload\":\"%s\",\"device\":\"%s\",\"hardware\":\"%s\",\"threads\":%d,\"policy\":\"%s\","

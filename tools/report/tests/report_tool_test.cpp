@@ -2,7 +2,9 @@
 // the raw numbers, failures are classified, a worse run than its baseline exits 1 naming each
 // regression (a test lost to a skip, a stall, a crash or plain absence included), repeats of a
 // test all count, the Failures table says how to rerun each failure, corrupt input exits 2 with
-// one line, an interrupted run reads as incomplete.
+// one line, an interrupted run reads as incomplete. Old (unversioned) fixtures read through the
+// compatibility path; testdata/v2 is schema torchstress-results/2 (typed sections and errors, an
+// invalid UTF-8 byte in a message); benchmarks.json follows Google Benchmark's JSON format.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -12,15 +14,22 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include <fmt/format.h>
 
-#include "json.h"
+#include "report_json.h"
 #include "torchstress/stats.h"
 
 namespace {
 
 namespace fs = std::filesystem;
+using tsreport::at;
+using tsreport::elems;
+using tsreport::flag;
+using tsreport::Json;
+using tsreport::num;
+using tsreport::str;
 
 struct ToolRun {
   int exit_code = -1;
@@ -72,7 +81,7 @@ TEST(ReportTool, FullRunHasEverySectionWithTheRawNumbers) {
        {"# Verification Report", "**Date**", "**PyTorch Version**: 2.9.1", "**Hardware**: Apple M4 Max",
         "**Host**: fixture-host", "## Summary", "## Test Results", "### Simple Parallel Tests", "### Quick Soak Test",
         "### LayerNorm/Transformer Stress Test", "### Scaling Curves Benchmark", "### Batching Benchmark",
-        "### TransformerEncoderLayer", "## Regression and Other Tests", "## Findings", "## Blockers / What Did Not Run",
+        "### Isolated Rounds", "## Regression and Other Tests", "## Findings", "## Blockers / What Did Not Run",
         "```mermaid", "xychart-beta", "chart.svg"}) {
     EXPECT_NE(md.find(section), std::string::npos) << "missing: " << section << "\n" << md;
   }
@@ -90,11 +99,11 @@ TEST(ReportTool, FullRunHasEverySectionWithTheRawNumbers) {
                              "## Failures", "| none | | | | | |", "**Provenance**: not recorded in these results"}) {
     EXPECT_NE(md.find(figure), std::string::npos) << "missing: " << figure << "\n" << md;
   }
-  const tsreport::Json j = tsreport::parse_json(read_text(r.dir / "report.json"));
-  EXPECT_EQ(j["schema"].str(), "torchstress-report/1");
-  EXPECT_EQ(j["summary"]["verdict"].str(), "PASS");
-  EXPECT_EQ(j["sections"]["soak"].elements().at(0)["total_ops"].num(), 495317);
-  EXPECT_EQ(j["sections"]["isolated_rounds"].elements().at(0)["passed"].num(), 10);
+  const tsreport::Json j = tsreport::Json::parse(read_text(r.dir / "report.json"));
+  EXPECT_EQ(str(j, "schema"), "torchstress-report/1");
+  EXPECT_EQ(str(j, "summary", "verdict"), "PASS");
+  EXPECT_EQ(num(elems(j, "sections", "soak").at(0), "total_ops"), 495317);
+  EXPECT_EQ(num(elems(j, "sections", "isolated_rounds").at(0), "passed"), 10);
   const std::string svg = read_text(r.dir / "chart.svg");
   EXPECT_NE(svg.find("<svg"), std::string::npos);
   EXPECT_NE(svg.find("<polyline"), std::string::npos);
@@ -172,10 +181,11 @@ TEST(ReportTool, InterruptedRunIsReportedIncompleteNamingWhatIsMissing) {
   for (const char* text :
        {"**INCOMPLETE**", "**incomplete** Stress.Transformer: started but wrote no result",
         "**incomplete** Soak.EightThreads60s: stalled: thread 3 stuck at iteration 4711",
-        "**missing** Bench.ScalingCurves", "FAILURE Soak.EightThreads60s [stall; thread 3, iteration 4711]"}) {
+        "**missing** bench section: no test of this section is in these results (run CTest label 'bench')",
+        "FAILURE Soak.EightThreads60s [stall; thread 3, iteration 4711]"}) {
     EXPECT_NE(md.find(text), std::string::npos) << "missing: " << text << "\n" << md;
   }
-  EXPECT_EQ(tsreport::parse_json(read_text(r.dir / "report.json"))["summary"]["complete"].boolean(true), false);
+  EXPECT_EQ(tsreport::flag_or(at(Json::parse(read_text(r.dir / "report.json")), "summary", "complete"), true), false);
 }
 
 // ---- the release gate counts lost tests (fixtures: testdata/gate/<variant> against gate/baseline.json,
@@ -183,15 +193,15 @@ TEST(ReportTool, InterruptedRunIsReportedIncompleteNamingWhatIsMissing) {
 
 const tsreport::Json& test_named(const tsreport::Json& report, const std::string& name) {
   static const tsreport::Json none;
-  for (const auto& t : report["tests"].elements()) {
-    if (t["name"].str() == name) return t;
+  for (const auto& t : elems(report, "tests")) {
+    if (str(t, "name") == name) return t;
   }
   return none;
 }
 
 bool has_string(const tsreport::Json& array, const std::string& s) {
-  for (const auto& e : array.elements()) {
-    if (e.str() == s) return true;
+  for (const auto& e : elems(array)) {
+    if (str(e) == s) return true;
   }
   return false;
 }
@@ -202,8 +212,8 @@ void expect_lost_test_gates(const std::string& variant, const std::string& regre
   ToolRun r = run_tool("gate/" + variant, "gate/baseline.json", out_dir() / variant, /*stderr_only=*/true);
   EXPECT_EQ(r.exit_code, 1) << r.out;
   EXPECT_NE(r.out.find("REGRESSION " + regression + "\n"), std::string::npos) << r.out;
-  const tsreport::Json j = tsreport::parse_json(read_text(r.dir / "report.json"));
-  EXPECT_TRUE(has_string(j["changes"]["regressions"], regression)) << j["changes"].dump(2);
+  const tsreport::Json j = tsreport::Json::parse(read_text(r.dir / "report.json"));
+  EXPECT_TRUE(has_string(at(j, "changes", "regressions"), regression)) << at(j, "changes").dump(2);
   EXPECT_NE(read_text(r.dir / "report.md").find("- REGRESSION " + regression), std::string::npos);
 }
 
@@ -212,11 +222,11 @@ TEST(ReleaseGate, UnchangedRunExitsZeroAndReportJsonKeepsEveryTestsStatus) {
   EXPECT_EQ(r.exit_code, 0) << r.out;
   EXPECT_NE(read_text(r.dir / "report.md").find("**No regressions.**"), std::string::npos);
   // Every test's status, not only the sections': the next run's gate reads these.
-  const tsreport::Json j = tsreport::parse_json(read_text(r.dir / "report.json"));
+  const tsreport::Json j = tsreport::Json::parse(read_text(r.dir / "report.json"));
   for (const char* name :
        {"ParallelCPU.TwoThreads", "ParallelCPU.FourThreads", "Stress.LayerNorm", "Stress.Transformer"}) {
-    EXPECT_EQ(test_named(j, name)["status"].str(), "passed") << name;
-    EXPECT_EQ(test_named(j, name)["runs"].num(), 1) << name;
+    EXPECT_EQ(str(test_named(j, name), "status"), "passed") << name;
+    EXPECT_EQ(num(test_named(j, name), "runs"), 1) << name;
   }
 }
 
@@ -246,17 +256,17 @@ TEST(ReleaseGate, TestIncompleteNowThatPassedInTheBaselineExitsOneNamingIt) {
 TEST(Repeats, OneFailingRepeatOfTwentyAcrossTwoFilesFailsTheTestWithItsBound) {
   ToolRun r = run_tool("repeats");
   ASSERT_EQ(r.exit_code, 0) << r.out;
-  const tsreport::Json j = tsreport::parse_json(read_text(r.dir / "report.json"));
-  EXPECT_EQ(j["summary"]["verdict"].str(), "FAIL");
-  EXPECT_EQ(j["summary"]["failed"].num(), 1);
+  const tsreport::Json j = tsreport::Json::parse(read_text(r.dir / "report.json"));
+  EXPECT_EQ(str(j, "summary", "verdict"), "FAIL");
+  EXPECT_EQ(num(j, "summary", "failed"), 1);
   const tsreport::Json& ln = test_named(j, "Stress.LayerNorm");
-  EXPECT_EQ(ln["status"].str(), "failed");
-  EXPECT_EQ(ln["runs"].num(), 20);
-  EXPECT_EQ(ln["passed_runs"].num(), 19);
-  EXPECT_EQ(ln["failed_runs"].num(), 1);
-  EXPECT_EQ(ln["runs_text"].str(), "19 of 20 passed");
+  EXPECT_EQ(str(ln, "status"), "failed");
+  EXPECT_EQ(num(ln, "runs"), 20);
+  EXPECT_EQ(num(ln, "passed_runs"), 19);
+  EXPECT_EQ(num(ln, "failed_runs"), 1);
+  EXPECT_EQ(str(ln, "runs_text"), "19 of 20 passed");
   const double bound = torchstress::failure_rate_upper_bound(1, 20);  // the isolated rounds' bound
-  EXPECT_NEAR(ln["failure_rate_upper_bound_95"].num(), bound, 1e-9);  // report.json keeps 10 digits
+  EXPECT_NEAR(num(ln, "failure_rate_upper_bound_95"), bound, 1e-9);   // report.json keeps 10 digits
   const std::string md = read_text(r.dir / "report.md");
   for (const std::string& text :
        {fmt::format("| Stress.LayerNorm | **FAIL** | 19 of 20 passed | below {:.1f}% at 95% confidence |", 100 * bound),
@@ -272,16 +282,16 @@ TEST(Repeats, OneFailingRepeatOfTwentyAcrossTwoFilesFailsTheTestWithItsBound) {
 TEST(Repeats, SkippedRepeatsCountAsSkippedNotPassed) {
   ToolRun r = run_tool("repeats");
   ASSERT_EQ(r.exit_code, 0) << r.out;
-  const tsreport::Json j = tsreport::parse_json(read_text(r.dir / "report.json"));
+  const tsreport::Json j = tsreport::Json::parse(read_text(r.dir / "report.json"));
   const tsreport::Json& tf = test_named(j, "Stress.Transformer");  // passed 10 times, skipped 10 times
-  EXPECT_EQ(tf["status"].str(), "passed");
-  EXPECT_EQ(tf["passed_runs"].num(), 10);
-  EXPECT_EQ(tf["skipped_runs"].num(), 10);
-  EXPECT_EQ(tf["runs_text"].str(), "10 of 10 passed, 10 skipped");
+  EXPECT_EQ(str(tf, "status"), "passed");
+  EXPECT_EQ(num(tf, "passed_runs"), 10);
+  EXPECT_EQ(num(tf, "skipped_runs"), 10);
+  EXPECT_EQ(str(tf, "runs_text"), "10 of 10 passed, 10 skipped");
   const tsreport::Json& cuda = test_named(j, "ParallelCUDA.TwoThreads");  // skipped all 20 times
-  EXPECT_EQ(cuda["status"].str(), "skipped");
-  EXPECT_EQ(cuda["passed_runs"].num(), 0);
-  EXPECT_TRUE(cuda["failure_rate_upper_bound_95"].is_null());
+  EXPECT_EQ(str(cuda, "status"), "skipped");
+  EXPECT_EQ(num(cuda, "passed_runs"), 0);
+  EXPECT_TRUE(at(cuda, "failure_rate_upper_bound_95").is_null());
 }
 
 // ---- failures a person can act on: testdata/actionable holds three processes: the battery's
@@ -328,11 +338,11 @@ TEST(Failures, DetailsFileAndReportJsonCarryBacktracesAndTheCrashedRoundsStderr)
         "<a id=\"knobs-rejectbadvalues\"></a>", "C++ Version: 201703"}) {
     EXPECT_NE(details.find(text), std::string::npos) << "missing: " << text << "\n" << details;
   }
-  const tsreport::Json j = tsreport::parse_json(read_text(r.dir / "report.json"));
-  EXPECT_NE(test_named(j, "Stress.LayerNorm")["backtraces"].elements().at(0).str().find("c10_cuda_check"),
+  const tsreport::Json j = tsreport::Json::parse(read_text(r.dir / "report.json"));
+  EXPECT_NE(str(elems(test_named(j, "Stress.LayerNorm"), "backtraces").at(0)).find("c10_cuda_check"),
             std::string::npos);
-  const auto& rounds = j["sections"]["isolated_rounds"].elements().at(0)["rounds"].elements();
-  EXPECT_EQ(rounds.at(1)["stderr_tail"].str(), "[W thread 3] transformer forward\nSegmentation fault (core dumped)\n");
+  const auto& rounds = elems(elems(j, "sections", "isolated_rounds").at(0), "rounds");
+  EXPECT_EQ(str(rounds.at(1), "stderr_tail"), "[W thread 3] transformer forward\nSegmentation fault (core dumped)\n");
 }
 
 TEST(Provenance, HeaderShowsTheEssentialsAndSaysWhenProcessesDisagree) {
@@ -348,11 +358,11 @@ TEST(Provenance, HeaderShowsTheEssentialsAndSaysWhenProcessesDisagree) {
     EXPECT_NE(md.find(text), std::string::npos) << "missing: " << text << "\n" << md;
   }
   EXPECT_EQ(md.find("C++ Version: 201703"), std::string::npos) << "show_config belongs in report.json, not report.md";
-  const tsreport::Json j = tsreport::parse_json(read_text(r.dir / "report.json"));
-  EXPECT_EQ(j["run"]["show_config"].size(), 2u);
-  EXPECT_NE(j["run"]["show_config"].elements().at(0).str().find("C++ Version: 201703"), std::string::npos);
-  EXPECT_EQ(j["run"]["provenance"]["cuda_driver"].str(), "550.54.15");
-  EXPECT_EQ(j["run"]["provenance_disagreements"].size(), 2u);  // torch_version and torch_git
+  const tsreport::Json j = tsreport::Json::parse(read_text(r.dir / "report.json"));
+  EXPECT_EQ(at(j, "run", "show_config").size(), 2u);
+  EXPECT_NE(str(elems(j, "run", "show_config").at(0)).find("C++ Version: 201703"), std::string::npos);
+  EXPECT_EQ(str(j, "run", "provenance", "cuda_driver"), "550.54.15");
+  EXPECT_EQ(at(j, "run", "provenance_disagreements").size(), 2u);  // torch_version and torch_git
 }
 
 TEST(SkipReasons, AreGroupedOneLinePerReasonWithACountBeyondFiveTests) {
@@ -368,8 +378,8 @@ TEST(SkipReasons, AreGroupedOneLinePerReasonWithACountBeyondFiveTests) {
             std::string::npos)
       << blockers;
   EXPECT_EQ(blockers.find("ParallelCUDA.Case0"), std::string::npos) << blockers;
-  const tsreport::Json j = tsreport::parse_json(read_text(r.dir / "report.json"));
-  EXPECT_EQ(j["skip_groups"].elements().at(0)["tests"].size(), 7u);
+  const tsreport::Json j = tsreport::Json::parse(read_text(r.dir / "report.json"));
+  EXPECT_EQ(elems(j, "skip_groups").at(0)["tests"].size(), 7u);
 }
 
 // ---- honest spread ---------------------------------------------------------------------------
@@ -402,20 +412,156 @@ TEST(Spread, TooNoisyFigureIsFlaggedAndNotComparedWhileAChangeWithinBothSpreadsP
         "**No regressions.**"}) {
     EXPECT_NE(md.find(text), std::string::npos) << "missing: " << text << "\n" << md;
   }
-  const tsreport::Json j = tsreport::parse_json(read_text(r.dir / "report.json"));
-  for (const auto& m : j["metrics"].elements()) {
-    EXPECT_EQ(m["too_noisy"].boolean(), m["key"].str() == "Bench.Batching batch=64 [cpu]") << m["key"].str();
+  const tsreport::Json j = tsreport::Json::parse(read_text(r.dir / "report.json"));
+  for (const auto& m : elems(j, "metrics")) {
+    EXPECT_EQ(flag(m, "too_noisy"), str(m, "key") == "Bench.Batching batch=64 [cpu]") << str(m, "key");
   }
 }
 
-TEST(JsonReader, ReadsWhatTheSuiteWritesAndRejectsTrailingGarbage) {
-  const tsreport::Json j = tsreport::parse_json(R"({"a":"x\"y\\n\u00e9","b":[1,-2.5e3,true,null],"c":{}})");
-  EXPECT_EQ(j["a"].str(), "x\"y\\n\xc3\xa9");
-  EXPECT_EQ(j["b"].elements().at(1).num(), -2500);
-  EXPECT_TRUE(j["b"].elements().at(3).is_null());
-  EXPECT_EQ(tsreport::parse_json(j.dump())["a"].str(), j["a"].str());
-  EXPECT_THROW(tsreport::parse_json(R"({"a":1} x)"), tsreport::JsonError);
-  EXPECT_THROW(tsreport::parse_json(R"({"a":)"), tsreport::JsonError);
+// ---- schema 2: typed records (testdata/v2). Sections come from the "section" each test declares
+// (Threadpool.SharedModel is a parallel test, Allocator.Churn a stress test, ParallelCPU.Experimental
+// declares "other"), failures from the typed "errors" (thread, iteration, op, max_abs_diff), not
+// from texts; one message holds the bytes 0xff 0xfe, which are not UTF-8 ----------------------------
+
+TEST(SchemaTwo, SectionsComeFromTheDeclaredSectionNotFromTheTestName) {
+  ToolRun r = run_tool("v2");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  const std::string md = read_text(r.dir / "report.md");
+  const auto section = [&](const char* heading) {
+    const auto b = md.find(heading);
+    return b == std::string::npos ? std::string() : md.substr(b, md.find("\n##", b + 1) - b);
+  };
+  EXPECT_NE(
+      section("### Simple Parallel").find("| Threadpool.SharedModel | cpu | 4 | 10 (mlp) | 40/40 (100%) | PASS |"),
+      std::string::npos)
+      << md;
+  EXPECT_EQ(section("### Simple Parallel").find("ParallelCPU.Experimental"), std::string::npos) << md;
+  const auto experimental = md.find("| ParallelCPU.Experimental | PASS |");
+  ASSERT_NE(experimental, std::string::npos) << md;
+  EXPECT_GT(experimental, md.find("## Regression and Other Tests")) << md;
+  EXPECT_NE(
+      section("### LayerNorm/Transformer Stress").find("| Churn | 8 | 50 | 397/400 (99.2%) | 4,100 ops/s | **FAIL** |"),
+      std::string::npos)
+      << md;
+  EXPECT_NE(section("### Isolated Rounds").find("| Passed | 3/4 |"), std::string::npos) << md;
+  EXPECT_NE(md.find("### torchstress_selftest (1 tests: 1 passed)\nAll passed."), std::string::npos) << md;
+  // Every section had tests: no "missing" blocker.
+  EXPECT_EQ(md.find("**missing**"), std::string::npos) << md;
+}
+
+TEST(SchemaTwo, FailuresAreTheTypedErrorsWithTheirFields) {
+  ToolRun r = run_tool("v2");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  const Json j = Json::parse(read_text(r.dir / "report.json"));
+  std::vector<const Json*> churn;
+  for (const auto& f : elems(j, "failures")) {
+    if (str(f, "test") == "Allocator.Churn") churn.push_back(&f);
+  }
+  ASSERT_EQ(churn.size(), 2u) << tsreport::dump_text(j["failures"], 2);
+  EXPECT_EQ(str(*churn[0], "classification"), "wrong value");
+  EXPECT_EQ(num(*churn[0], "thread"), 2);
+  EXPECT_EQ(num(*churn[0], "iteration"), 7);
+  EXPECT_EQ(num(*churn[0], "max_abs_diff"), 0.5);
+  EXPECT_EQ(str(*churn[1], "classification"), "NaN/Inf");
+  // The kinds the workers counted (error_counts), for the baseline's "new error kind" check.
+  const auto& kinds = elems(test_named(j, "Allocator.Churn"), "error_kinds");
+  EXPECT_EQ(kinds.size(), 2u);
+  const std::string md = read_text(r.dir / "report.md");
+  for (const char* text : {"FAILURE Stress.Transformer [stall; thread 3, iteration 4711]",
+                           "FAILURE Encoder.Rounds [NaN/Inf; round 3, thread 1, iteration 9]",
+                           "| CudaRegression.HandlePerThread | exception | 0 of 1 passed | exception in thread 1, "
+                           "iteration 4 (op mm on cuda:0): CUDA error: invalid resource handle |"}) {
+    EXPECT_NE(md.find(text), std::string::npos) << "missing: " << text << "\n" << md;
+  }
+}
+
+TEST(SchemaTwo, InvalidUtf8InAFailureMessageStillGivesValidJson) {
+  ToolRun r = run_tool("v2");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  for (const char* file : {"report.json", "benchmarks.json"}) {
+    EXPECT_TRUE(Json::accept(read_text(r.dir / file))) << file;
+  }
+  const Json j = Json::parse(read_text(r.dir / "report.json"));
+  std::string text;
+  for (const auto& f : elems(j, "failures")) {
+    if (str(f, "test") == "Allocator.Churn") text += str(f, "text");
+  }
+  // Each bad byte reads as U+FFFD; the rest of the message stands.
+  EXPECT_NE(text.find("\xef\xbf\xbd\xef\xbf\xbd bad bytes: max abs diff 0.5"), std::string::npos) << text;
+}
+
+TEST(SchemaTwo, AnUnknownSchemaExitsTwoWithOneLineNamingFileAndLine) {
+  ToolRun r = run_tool("schema-future");
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  EXPECT_NE(r.out.find("results-torchstress_battery-9001.jsonl:1: not a torchstress results line: schema "
+                       "\"torchstress-results/3\""),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+}
+
+// ---- benchmarks.json: Google Benchmark's JSON format, for its tools/compare.py -----------------
+
+const Json* bench_named(const Json& b, const std::string& name) {
+  for (const auto& e : elems(b, "benchmarks")) {
+    if (str(e, "name") == name) return &e;
+  }
+  return nullptr;
+}
+
+void expect_google_benchmark_shape(const Json& b) {
+  for (const char* key : {"date", "host_name", "executable", "num_cpus", "mhz_per_cpu", "caches", "library_build_type"})
+    EXPECT_TRUE(at(b, "context").contains(key)) << key;
+  ASSERT_FALSE(elems(b, "benchmarks").empty());
+  for (const auto& e : elems(b, "benchmarks")) {
+    for (const char* key : {"name", "run_name", "run_type", "repetitions", "threads", "iterations", "real_time",
+                            "cpu_time", "time_unit", "family_index", "per_family_instance_index"})
+      EXPECT_TRUE(e.contains(key)) << key << " in " << tsreport::dump_text(e);
+    EXPECT_TRUE(str(e, "run_type") == "iteration" || str(e, "run_type") == "aggregate") << str(e, "name");
+    if (str(e, "run_type") == "aggregate") {
+      EXPECT_EQ(str(e, "name"), str(e, "run_name") + "_" + str(e, "aggregate_name"));
+    } else {
+      EXPECT_TRUE(e.contains("repetition_index")) << str(e, "name");
+    }
+  }
+}
+
+TEST(BenchmarksJson, OldResultsGiveMedianAggregatesInGoogleBenchmarksFormat) {
+  ToolRun r = run_tool("full");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  const Json b = Json::parse(read_text(r.dir / "benchmarks.json"));
+  expect_google_benchmark_shape(b);
+  const Json* at8 = bench_named(b, "Bench.ScalingCurves/mlp/threads:8_median");
+  ASSERT_NE(at8, nullptr) << tsreport::dump_text(b, 2);
+  EXPECT_EQ(str(*at8, "run_type"), "aggregate");
+  EXPECT_EQ(str(*at8, "aggregate_name"), "median");
+  EXPECT_EQ(num(*at8, "threads"), 8);
+  EXPECT_EQ(num(*at8, "items_per_second"), 4517);
+  EXPECT_NEAR(num(*at8, "real_time"), 1e9 / 4517, 1e-6);
+  EXPECT_EQ(str(*at8, "time_unit"), "ns");
+  EXPECT_NE(bench_named(b, "Bench.ScalingCurves/mlp/pipelined_median"), nullptr);
+  const Json* b256 = bench_named(b, "Bench.Batching/mlp/batch:256_median");
+  ASSERT_NE(b256, nullptr);
+  EXPECT_EQ(num(*b256, "items_per_second"), 250500);
+  // These results carry no per-repetition rates: aggregates only.
+  for (const auto& e : elems(b, "benchmarks")) EXPECT_EQ(str(e, "run_type"), "aggregate") << str(e, "name");
+}
+
+TEST(BenchmarksJson, PerRepetitionRatesGiveIterationEntriesAndMeanStddevAggregates) {
+  ToolRun r = run_tool("v2");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  const Json b = Json::parse(read_text(r.dir / "benchmarks.json"));
+  expect_google_benchmark_shape(b);
+  int reps = 0;
+  for (const auto& e : elems(b, "benchmarks")) {
+    if (str(e, "run_name") == "Scaling.Matmul/matmul128/threads:8" && str(e, "run_type") == "iteration") ++reps;
+  }
+  EXPECT_EQ(reps, 5);
+  for (const char* agg : {"median", "mean", "stddev", "cv"})
+    EXPECT_NE(bench_named(b, std::string("Scaling.Matmul/matmul128/threads:8_") + agg), nullptr) << agg;
+  EXPECT_EQ(num(*bench_named(b, "Scaling.Matmul/matmul128/threads:8_median"), "items_per_second"), 7000);
+  EXPECT_NE(bench_named(b, "Scaling.Batches/mlp/batch:8_median"), nullptr);
+  EXPECT_EQ(str(b, "context", "library_build_type"), "release");
 }
 
 }  // namespace

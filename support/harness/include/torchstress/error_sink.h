@@ -1,0 +1,70 @@
+// Error capture: workers never assert; they record what went wrong here (with thread, iteration,
+// op and device), and the main thread asserts once (see matchers.h).
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace torchstress {
+
+enum class ErrorKind { kException, kWrongValue, kNonFinite, kStall, kGate };
+
+const char* to_string(ErrorKind kind);
+
+struct ErrorRecord {
+  ErrorKind kind = ErrorKind::kException;
+  int thread = -1;
+  long iteration = -1;
+  std::string op;
+  std::string device;
+  std::string message;    // one line, no backtrace
+  std::string backtrace;  // c10::Error backtrace, kept apart from the message
+  double max_abs_diff = 0.0;
+
+  // "wrong value in thread 5, iteration 12 (op layernorm on cpu): max abs diff 1 ..."
+  std::string describe() const;
+};
+
+struct WarningRecord {
+  int thread = -1;
+  long iteration = -1;
+  std::string message;
+};
+
+class ErrorSink {
+ public:
+  // Keeps the first `keep_per_kind` records of each kind and counts the rest.
+  explicit ErrorSink(size_t keep_per_kind = 50) : keep_per_kind_(keep_per_kind) {}
+
+  void add(ErrorRecord record);
+  void add_warning(WarningRecord record);
+
+  std::vector<ErrorRecord> errors() const;
+  std::vector<WarningRecord> warnings() const;
+  size_t total_errors() const;
+  std::map<std::string, size_t> counts_by_kind() const;
+
+ private:
+  const size_t keep_per_kind_;
+  mutable std::mutex mu_;
+  std::vector<ErrorRecord> errors_;
+  std::vector<WarningRecord> warnings_;
+  std::map<std::string, size_t> counts_;
+  size_t total_ = 0;
+};
+
+// The exception being handled, as an error record: call it inside a catch block. A c10::Error
+// keeps its message without the backtrace (which goes to `backtrace`); any message is cut to its
+// first line. The one path from an exception to a record (runner, rounds, regression helpers).
+ErrorRecord current_exception_record(int thread, long iteration, const std::string& op, const std::string& device);
+// The same, added to `sink`.
+void record_current_exception(ErrorSink& sink, int thread, long iteration, const std::string& op,
+                              const std::string& device);
+
+// Groups errors by kind: a header per kind with its count, then one line per error.
+std::string format_grouped(const std::vector<ErrorRecord>& errors, size_t max_lines_per_kind = 20);
+
+}  // namespace torchstress

@@ -1,0 +1,21 @@
+// Seeded inputs: deterministic float tensors from their own CPU generator, distinct per seed (so per
+// thread) and identical on every device and run; the one way tests and workloads make inputs.
+#pragma once
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <cstdint>
+
+namespace torchstress {
+
+// The seed report's worker number: the base seed of every workload and repro.
+inline constexpr uint64_t kBaseSeed = 1974;
+
+// Standard-normal floats of `shape` on the CPU, from a generator seeded with `seed`.
+inline at::Tensor seeded_randn(at::IntArrayRef shape, uint64_t seed) {
+  auto gen = at::detail::createCPUGenerator(seed);
+  return at::randn(shape, gen, at::TensorOptions().dtype(at::kFloat));
+}
+
+}  // namespace torchstress

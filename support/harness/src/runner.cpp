@@ -1,0 +1,271 @@
+#include "torchstress/runner.h"
+
+#include <c10/core/GradMode.h>
+#include <ATen/ATen.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <atomic>
+#include <thread>
+#include <utility>
+
+#include "torchstress/device_sync.h"
+#include "torchstress/fault.h"
+#include "torchstress/log.h"
+#include "torchstress/progress.h"
+#include "torchstress/results.h"
+#include "torchstress/start_gate.h"
+#include "torchstress/warning_capture.h"
+
+namespace torchstress {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// What the workers of one run share.
+struct Shared {
+  Workload& w;
+  const RunSpec& spec;
+  StartGate& gate;
+  ProgressBoard& board;
+  ErrorSink& sink;
+  const std::atomic<bool>& stop;
+  std::vector<long>& ops;
+  std::vector<Clock::time_point>& work_end;
+  std::atomic<long>& failed;
+};
+
+// Checks one output against the thread's reference; records and returns false when it is wrong.
+bool check_output(Shared& s, int t, long i, const at::Tensor& out, const std::string& dev) {
+  auto err = s.w.check(t, out);
+  if (!err) return true;
+  err->thread = t;
+  err->iteration = i;
+  err->op = s.w.name();
+  err->device = dev;
+  s.sink.add(std::move(*err));
+  return false;
+}
+
+// One op of the loop: injection, the op, the policy's sync, and (unless deferred) its check.
+bool run_one_op(Shared& s, int t, long i, const c10::Device& device, const std::string& dev,
+                std::vector<std::pair<long, at::Tensor>>& kept) {
+  const RunSpec& spec = s.spec;
+  const bool check_now = spec.check_each_op && !spec.defer_checks;
+  try {
+    inject_before_op(spec.fault, t, i);
+    at::Tensor out = s.w.run_once(t);
+    out = inject_after_op(spec.fault, t, i, out);
+    if (spec.sync_each_op && !(check_now && host_read_syncs_thread_work(device, spec.sync))) {
+      sync_thread_work(device, spec.sync);
+    }
+    if (check_now) return check_output(s, t, i, out, dev);
+    if (spec.defer_checks) kept.emplace_back(i, std::move(out));
+  } catch (const std::exception&) {
+    record_current_exception(s.sink, t, i, s.w.name(), dev);
+    return false;
+  }
+  return true;
+}
+
+// Pipelined end of a worker: one sync for everything it issued (the clock stops there), then the
+// deferred checks of every kept output.
+void finish_worker(Shared& s, int t, long done, const c10::Device& device, const std::string& dev,
+                   std::vector<std::pair<long, at::Tensor>>& kept) {
+  if (!s.spec.sync_each_op) {
+    s.board.begin(t, done, "final sync");
+    try {
+      sync_thread_work(device, s.spec.sync);
+    } catch (const std::exception&) {
+      record_current_exception(s.sink, t, done, "final sync", dev);
+    }
+  }
+  s.work_end[static_cast<size_t>(t)] = Clock::now();
+  for (auto& [i, out] : kept) {
+    s.board.begin(t, i, "check");
+    if (!check_output(s, t, i, out, dev)) s.failed.fetch_add(1);
+  }
+  kept.clear();
+}
+
+// One worker's life: stream scope, warning capture, gate, loop, each op checked.
+void worker(int t, Shared& s) {
+  const c10::Device device = s.w.device_of(t);
+  const std::string dev = device.str();
+  std::atomic<long> iteration{-1};
+  long done = 0;
+  try {
+    WorkerStreamScope stream(device, s.spec.cuda_streams);
+    ScopedWarningCapture warnings(s.sink, t, &iteration);
+    c10::NoGradGuard no_grad;
+    if (!s.gate.arrive_and_wait(t)) {
+      s.board.done(t);
+      return;
+    }
+    std::vector<std::pair<long, at::Tensor>> kept;
+    const bool timed = s.spec.duration.count() > 0;
+    for (long i = 0; timed ? !s.stop.load(std::memory_order_relaxed) : i < s.spec.iterations; ++i) {
+      iteration.store(i, std::memory_order_relaxed);
+      s.board.begin(t, i, s.w.name());
+      ++done;
+      if (!run_one_op(s, t, i, device, dev, kept)) s.failed.fetch_add(1);
+      s.board.finish_op(t);
+    }
+    finish_worker(s, t, done, device, dev, kept);
+  } catch (const std::exception& e) {
+    record_current_exception(s.sink, t, iteration.load(), "worker setup", dev);
+    s.gate.break_gate(fmt::format("thread {} failed before starting: {}", t, e.what()));
+  }
+  s.ops[static_cast<size_t>(t)] = done;
+  s.board.done(t);
+}
+
+// Timed run: the main thread sleeps in progress intervals, reporting progress, until the end.
+void drive_timed_run(const RunSpec& spec, Clock::time_point start, const ProgressBoard& board, const ErrorSink& sink) {
+  const auto end = start + std::chrono::duration_cast<Clock::duration>(spec.duration);
+  auto last_t = start;
+  long last_ops = 0;
+  while (Clock::now() < end) {
+    auto next = end;
+    if (spec.progress_interval.count() > 0) {
+      next = std::min(end, last_t + std::chrono::duration_cast<Clock::duration>(spec.progress_interval));
+    }
+    std::this_thread::sleep_until(next);
+    if (spec.on_progress && next != end) {
+      const auto now = Clock::now();
+      const long ops_now = board.total_completed();
+      spec.on_progress({std::chrono::duration<double>(now - start).count(), ops_now,
+                        (ops_now - last_ops) / std::chrono::duration<double>(now - last_t).count(),
+                        sink.total_errors()});
+      last_t = now;
+      last_ops = ops_now;
+    }
+  }
+}
+
+ErrorRecord gate_error(const std::string& op, const std::string& missing) {
+  ErrorRecord e;
+  e.kind = ErrorKind::kGate;
+  e.op = op;
+  e.message = missing;
+  return e;
+}
+
+// Fills the result's counts and rates from what the workers left.
+void collect(RunResult& r, const std::vector<long>& ops, long failed, const ErrorSink& sink) {
+  r.ops_per_thread = ops;
+  for (long n : ops) r.total_ops += n;
+  r.failed_ops = failed;
+  r.ops_per_second = r.wall_seconds > 0 ? r.total_ops / r.wall_seconds : 0.0;
+  r.errors = sink.errors();
+  r.error_counts = sink.counts_by_kind();
+  r.warnings = sink.warnings();
+  for (const auto& wr : r.warnings) {
+    logger("runner")->warn("c10 warning in thread {}, iteration {}: {}", wr.thread, wr.iteration, wr.message);
+  }
+}
+
+}  // namespace
+
+long RunResult::min_thread_ops() const {
+  return ops_per_thread.empty() ? 0 : *std::min_element(ops_per_thread.begin(), ops_per_thread.end());
+}
+long RunResult::max_thread_ops() const {
+  return ops_per_thread.empty() ? 0 : *std::max_element(ops_per_thread.begin(), ops_per_thread.end());
+}
+std::string RunResult::success_ratio() const { return fmt::format("{}/{}", successes(), total_ops); }
+
+RunResult run_workload(Workload& w, const RunSpec& spec) {
+  w.arm_fault(spec.fault);
+  if (!(spec.keep_prepared && w.prepared_threads() >= spec.threads)) w.prepare(spec.threads);
+  const std::string test = current_test_name();
+  const auto n = static_cast<size_t>(spec.threads);
+  ErrorSink sink;
+  ProgressBoard board(spec.threads);
+  StartGate gate(spec.threads, spec.gate_deadline);
+  std::atomic<bool> stop{false};
+  std::atomic<long> failed{0};
+  std::vector<long> ops(n, 0);
+  std::vector<Clock::time_point> work_end(n);
+  Shared shared{w, spec, gate, board, sink, stop, ops, work_end, failed};
+  std::vector<std::thread> threads;
+
+  RunResult r;
+  r.workload = w.name();
+  r.device = w.device().str();
+  r.threads = spec.threads;
+  {
+    Watchdog watchdog(board, spec.stall_deadline, test.empty() ? std::string(w.name()) : test);
+    GateBreaker breaker(gate);
+    for (int t = 0; t < spec.threads; ++t) threads.emplace_back(worker, t, std::ref(shared));
+    std::string missing;
+    const bool opened = gate.open_when_all_arrived(&missing);
+    breaker.disarm();
+    const auto start = opened ? gate.opened_at() : Clock::now();
+    if (!opened) sink.add(gate_error("", missing));
+    if (opened && spec.duration.count() > 0) {
+      drive_timed_run(spec, start, board, sink);
+      stop.store(true);
+    }
+    for (auto& th : threads) th.join();
+    auto end = work_end.empty() ? start : *std::max_element(work_end.begin(), work_end.end());
+    if (end <= start) end = Clock::now();  // no worker got to the end of its work
+    r.wall_seconds = std::chrono::duration<double>(end - start).count();
+  }
+  collect(r, ops, failed.load(), sink);
+  return r;
+}
+
+std::vector<ErrorRecord> run_once_released_together(const RunSpec& spec, const std::string& op,
+                                                    const c10::Device& device,
+                                                    const std::function<void(int thread, ErrorSink& sink)>& work) {
+  const std::string test = current_test_name();
+  ErrorSink sink;
+  ProgressBoard board(spec.threads);
+  StartGate gate(spec.threads, spec.gate_deadline);
+  std::vector<std::thread> workers;
+  {
+    Watchdog watchdog(board, spec.stall_deadline, test.empty() ? op : test);
+    GateBreaker breaker(gate);
+    for (int t = 0; t < spec.threads; ++t) {
+      workers.emplace_back([&, t] {
+        if (gate.arrive_and_wait(t)) {
+          board.begin(t, 0, op.c_str());
+          try {
+            work(t, sink);
+          } catch (const std::exception&) {
+            record_current_exception(sink, t, 0, op, device.str());
+          }
+          board.finish_op(t);
+        }
+        board.done(t);
+      });
+    }
+    std::string missing;
+    const bool opened = gate.open_when_all_arrived(&missing);
+    breaker.disarm();
+    if (!opened) sink.add(gate_error(op, missing));
+    for (auto& w : workers) w.join();
+  }
+  return sink.errors();
+}
+
+void record_run(const RunResult& r, const std::string& prefix) {
+  record(prefix + "workload", r.workload);
+  record(prefix + "device", r.device);
+  record(prefix + "threads", static_cast<double>(r.threads));
+  record(prefix + "total_ops", static_cast<double>(r.total_ops));
+  record(prefix + "successes", static_cast<double>(r.successes()));
+  results_log().attach_errors(r.errors, r.error_counts);
+  record(prefix + "errors", static_cast<double>(r.failed_ops));
+  record(prefix + "duration_s", r.wall_seconds);
+  record(prefix + "ops_per_s", r.ops_per_second);
+  record(prefix + "min_thread_ops", static_cast<double>(r.min_thread_ops()));
+  record(prefix + "max_thread_ops", static_cast<double>(r.max_thread_ops()));
+  record(prefix + "warnings", static_cast<double>(r.warnings.size()));
+  std::string kinds;
+  for (const auto& [k, n] : r.error_counts) kinds += fmt::format("{}{}: {}", kinds.empty() ? "" : ", ", k, n);
+  record(prefix + "error_kinds", kinds.empty() ? "none" : kinds);
+}
+
+}  // namespace torchstress

@@ -1,0 +1,148 @@
+// The Test Results sections of the report tree, one function per section, mirroring the renderer's
+// md_* functions. Which tests a section holds comes from the section each test declares in its
+// results ("section": parallel, soak, stress, isolation, bench, regression, selftest, other) and
+// which benchmark tables exist from the bench lines: no test names are known here.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "report.h"
+#include "report_internal.h"
+#include "torchstress/stats.h"
+
+namespace tsreport::detail {
+namespace {
+
+// Figures of the representative repeat; status and run counts of all repeats.
+Json run_figures(const TestRecord& t) {
+  Json e = Json::object();
+  e["name"] = t.name;
+  e["status"] = t.status;
+  e["skip_reason"] = t.skip_reason;
+  e["device"] = t.device;
+  e["workload"] = str(t.properties, "workload");
+  e["runs"] = t.runs();
+  e["runs_text"] = runs_text(t);
+  const auto threads = prop(t, "threads");
+  const auto total = prop(t, "total_ops");
+  e["threads"] = opt(threads);
+  e["total_ops"] = opt(total);
+  e["iterations"] = threads && total && *threads > 0 ? Json(std::round(*total / *threads)) : Json();
+  e["successes"] = opt(prop(t, "successes"));
+  e["errors"] = opt(prop(t, "errors"));
+  e["duration_s"] = opt(prop(t, "duration_s"));
+  e["ops_per_s"] = opt(prop(t, "ops_per_s"));
+  e["min_thread_ops"] = opt(prop(t, "min_thread_ops"));
+  e["max_thread_ops"] = opt(prop(t, "max_thread_ops"));
+  return e;
+}
+
+// Every test of one section, in order of first appearance; skipped ones too unless `ran_only`.
+Json figures_of_section(const RunData& run, const std::string& section, bool ran_only) {
+  Json out = Json::array();
+  for (const auto& t : run.tests) {
+    if (t.section != section || (ran_only && t.status == "skipped")) continue;
+    out.push_back(run_figures(t));
+  }
+  return out;
+}
+
+Json round_json(const RoundRecord& rr, const TestRecord& t) {
+  Json x = Json::object();
+  x["round"] = rr.round;
+  x["run"] = t.runs() > 1 ? Json(rr.run) : Json();
+  x["status"] = rr.status;
+  x["detail"] = rr.detail;
+  x["crash_signature"] = rr.crash_signature;
+  x["stderr_tail"] = rr.stderr_tail;
+  x["anchor"] = anchor_of(t.name, t.runs() > 1 ? rr.run : 0, rr.round);
+  return x;
+}
+
+// Rounds of every repeat count: two repeats of 10 rounds are 20 trials for the bound.
+Json isolation_entry(const RunData& run, const TestRecord& t) {
+  Json e = Json::object();
+  e["name"] = t.name;
+  e["status"] = t.status;
+  int passed = 0, n = 0;
+  Json rounds = Json::array();
+  for (const auto& rr : run.rounds) {
+    if (rr.test != t.name) continue;
+    ++n;
+    if (rr.status == "passed") ++passed;
+    rounds.push_back(round_json(rr, t));
+  }
+  const auto planned = prop(t, "rounds_total");
+  e["passed"] = passed;
+  e["total"] = n;
+  e["planned"] = planned ? Json(*planned * std::max(1, t.ran())) : Json(n);
+  e["pass_rate"] = n > 0 ? Json(static_cast<double>(passed) / n) : Json();
+  e["failure_rate_upper_bound_95"] = torchstress::failure_rate_upper_bound(n - passed, n);
+  e["rounds"] = rounds;
+  return e;
+}
+
+bool is_battery_section(const std::string& s) {
+  return s == "parallel" || s == "soak" || s == "stress" || s == "isolation" || s == "bench";
+}
+
+}  // namespace
+
+const char* label_of_section(const std::string& section) {
+  for (const char* label : {"soak", "stress", "isolation", "bench", "regression"}) {
+    if (section == label) return label;
+  }
+  return "quick";  // parallel, selftest
+}
+
+Json parallel_section(const RunData& run) { return figures_of_section(run, "parallel", false); }
+
+// A soak that does not apply here (say, a CUDA-only policy) is a listed skip, not a column.
+Json soak_section(const RunData& run) { return figures_of_section(run, "soak", true); }
+
+Json stress_section(const RunData& run) { return figures_of_section(run, "stress", false); }
+
+// The bench lines of one kind ("scaling", "batching"). Smoke-size lines (a bench line's "smoke")
+// only stand in when no full-size line of that kind is in the results.
+Json bench_section(const RunData& run, const std::string& kind) {
+  Json out = Json::array();
+  const bool have_full = std::any_of(run.bench.begin(), run.bench.end(),
+                                     [&](const Json& b) { return str(b, "bench") == kind && !flag(b, "smoke"); });
+  for (const auto& b : run.bench) {
+    if (str(b, "bench") != kind) continue;
+    const bool smoke = flag(b, "smoke");
+    if (smoke && have_full) continue;
+    Json e = b;
+    e["smoke"] = smoke;
+    const TestRecord* t = run.find(str(b, "test"));
+    e["status"] = t ? t->status : "incomplete";
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+Json isolation_section(const RunData& run) {
+  Json isolated = Json::array();
+  for (const auto& t : run.tests) {
+    if (t.section == "isolation") isolated.push_back(isolation_entry(run, t));
+  }
+  return isolated;
+}
+
+// Tests of no battery section (regression repros, self-tests, anything else), from the test list.
+Json other_tests(const Json& tests) {
+  Json other = Json::array();
+  for (const auto& t : elems(tests)) {
+    if (is_battery_section(str(t, "section"))) continue;
+    Json e = Json::object();
+    for (const char* k : {"name", "binary", "section", "status", "duration_s", "skip_reason", "runs_text", "runs"})
+      e[k] = at(t, k);
+    const auto& fl = elems(t, "failures");
+    e["failure"] = fl.empty() ? "" : first_line(str(fl.front()));
+    other.push_back(std::move(e));
+  }
+  return other;
+}
+
+}  // namespace tsreport::detail
