@@ -16,8 +16,12 @@ function(ts_run_tier tier first ok_var count_var)
     string(REPLACE "+" "|" exclude "${exclude}")
     list(APPEND args EXCLUDE_LABEL "^(${exclude})$")
   endif()
+  # Explicitly 1 after the first tier: ctest_test's PARALLEL_LEVEL carries over to later calls (seen
+  # on the H100: both 60 s soaks ran at once and each measured a fraction of its rate).
   if(first)
     list(APPEND args PARALLEL_LEVEL ${TORCHSTRESS_TEST_JOBS})
+  else()
+    list(APPEND args PARALLEL_LEVEL 1)
   endif()
   if(NOT TORCHSTRESS_SHARD_COUNT STREQUAL "")
     if(NOT TORCHSTRESS_SHARD_INDEX MATCHES "^[0-9]+$" OR NOT TORCHSTRESS_SHARD_COUNT MATCHES "^[1-9][0-9]*$"
