@@ -12,6 +12,7 @@
 #include <map>
 
 #include "report.h"
+#include "report_internal.h"
 
 namespace tsreport {
 namespace {
@@ -117,14 +118,7 @@ void batching_points(const Json& e, const std::string& family, std::vector<Point
   }
 }
 
-std::string iso_date(double t) {
-  const std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  localtime_r(&tt, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S%z", &tm);
-  return buf;
-}
+std::string iso_date(double t) { return detail::local_time(t, "%Y-%m-%dT%H:%M:%S%z"); }
 
 Json context_of(const Json& report) {
   const Json& run = at(report, "run");

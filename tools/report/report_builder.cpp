@@ -33,6 +33,15 @@ std::string first_line(const std::string& s, size_t max) {
 
 std::string pct(double v) { return fmt::format("{:.1f}%", 100.0 * v); }
 
+std::string local_time(double t, const char* format) {
+  const std::time_t tt = static_cast<std::time_t>(t);
+  std::tm tm{};
+  localtime_r(&tt, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, format, &tm);
+  return buf;
+}
+
 std::string join_distinct(const std::vector<std::string>& values) {
   std::vector<std::string> seen;
   for (const auto& v : values) {
@@ -68,6 +77,7 @@ namespace {
 using detail::first_line;
 using detail::join_distinct;
 using detail::opt;
+using detail::local_time;
 using detail::pct;
 using detail::prop;
 
@@ -76,15 +86,7 @@ constexpr size_t kSkipNamesListed = 5;
 // Characters of one failure text kept for details.md.
 constexpr size_t kMaxFailureText = 20000;
 
-std::string format_time(double t) {
-  if (t <= 0) return "unknown";
-  const std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  localtime_r(&tt, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M %Z", &tm);
-  return buf;
-}
+std::string format_time(double t) { return t <= 0 ? "unknown" : local_time(t, "%Y-%m-%d %H:%M %Z"); }
 
 // ---- run metadata -----------------------------------------------------------------------------
 

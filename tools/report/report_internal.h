@@ -15,6 +15,8 @@ bool starts_with(const std::string& s, const std::string& p);
 // The first line of `s`, cut to `max` characters ("..." appended when cut), spaces trimmed.
 std::string first_line(const std::string& s, size_t max = 300);
 std::string pct(double v);
+// Seconds since the epoch as local time in strftime `format`.
+std::string local_time(double t, const char* format);
 // Distinct non-empty values joined with " / ", in order of first appearance.
 std::string join_distinct(const std::vector<std::string>& values);
 std::optional<double> prop(const TestRecord& t, const std::string& key);
