@@ -28,8 +28,11 @@ function(_ts_load_knobs printer)
   endforeach()
 endfunction()
 
-# Evaluates a TIMEOUT expression over knob names; `fallback` when a knob is unknown.
-function(_ts_timeout out expr fallback)
+# torchstress_eval_knob_expr(<out> <expr> <fallback>): a TIMEOUT expression over knob names
+# ("SOAK_SECONDS + STALL_SECONDS + 120") with each name's value from the global property
+# _TS_KNOB_<NAME>; `fallback` when a name has none. The one evaluator: configure time fills the
+# properties from knobs.def's defaults (TorchstressTesting.cmake), ctest time from the binary.
+function(torchstress_eval_knob_expr out expr fallback)
   set(e "${expr}")
   string(REGEX MATCHALL "[A-Z][A-Z0-9_]+" names "${expr}")
   foreach(n IN LISTS names)
@@ -66,7 +69,7 @@ endfunction()
 # Applies tier labels, backend labels, the environment and the TIMEOUT to every test of a group.
 function(_ts_apply_group tests tier_labels device_labels timeout_expr timeout_fallback printer environment)
   _ts_load_knobs("${printer}")
-  _ts_timeout(timeout "${timeout_expr}" "${timeout_fallback}")
+  torchstress_eval_knob_expr(timeout "${timeout_expr}" "${timeout_fallback}")
   foreach(t IN LISTS tests)
     _ts_backend_labels(backend "${t}" "${device_labels}")
     set_tests_properties("${t}" PROPERTIES LABELS "${tier_labels};${backend}" TIMEOUT "${timeout}"

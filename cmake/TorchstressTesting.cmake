@@ -15,6 +15,8 @@
 # selftest; backend labels: cpu, cuda, mps, multigpu (none is a substring of another, so
 # `ctest -L quick` selects exactly the quick tier and `ctest -L cuda` every CUDA test).
 
+include(${CMAKE_CURRENT_LIST_DIR}/TorchstressCtestTime.cmake)  # torchstress_eval_knob_expr(), shared with ctest time
+
 set(TORCHSTRESS_RESULTS_DIR_DEFAULT "${PROJECT_BINARY_DIR}/results")
 
 # torchstress_timeout_expr(<out> <expr>): evaluates a TIMEOUT expression over knob names, e.g.
@@ -22,7 +24,6 @@ set(TORCHSTRESS_RESULTS_DIR_DEFAULT "${PROJECT_BINARY_DIR}/results")
 # seconds). The same expression is evaluated again when ctest runs, with the knobs in force then
 # (cmake/TorchstressCtestTime.cmake), so a longer soak is never killed by a stale TIMEOUT.
 function(torchstress_timeout_expr out expr)
-  set(e "${expr}")
   string(REGEX MATCHALL "[A-Z][A-Z0-9_]+" names "${expr}")
   foreach(n IN LISTS names)
     if(TORCHSTRESS_KIND_${n} STREQUAL "seconds")
@@ -32,9 +33,9 @@ function(torchstress_timeout_expr out expr)
     else()
       message(FATAL_ERROR "torchstress: TIMEOUT expression '${expr}' names ${n}, which is no seconds or count knob of knobs.def")
     endif()
-    string(REGEX REPLACE "(^|[^A-Z0-9_])${n}([^A-Z0-9_]|$)" "\\1${v}\\2" e "${e}")
+    set_property(GLOBAL PROPERTY _TS_KNOB_${n} "${v}")
   endforeach()
-  math(EXPR result "${e}")
+  torchstress_eval_knob_expr(result "${expr}" "")
   set(${out} "${result}" PARENT_SCOPE)
 endfunction()
 

@@ -44,23 +44,11 @@ TEST(Consumer, GatedWorkersSummingTheirOwnTensorsEachGetTheirOwnTotal) {
         try {
           const double got = at::full({64, 64}, t + 1, at::TensorOptions().device(device)).sum().item<double>();
           if (got != 4096.0 * (t + 1)) {
-            ErrorRecord e;
-            e.kind = ErrorKind::kWrongValue;
-            e.thread = t;
-            e.iteration = i;
-            e.op = "full+sum";
-            e.device = device_label(device);
-            e.message = "sum " + std::to_string(got) + ", expected " + std::to_string(4096 * (t + 1));
-            sink.add(std::move(e));
+            sink.add(ErrorRecord::at(ErrorKind::kWrongValue, t, i, "full+sum", device_label(device),
+                                     "sum " + std::to_string(got) + ", expected " + std::to_string(4096 * (t + 1))));
           }
         } catch (const std::exception& ex) {
-          ErrorRecord e;
-          e.thread = t;
-          e.iteration = i;
-          e.op = "full+sum";
-          e.device = device_label(device);
-          e.message = ex.what();
-          sink.add(std::move(e));
+          sink.add(ErrorRecord::at(ErrorKind::kException, t, i, "full+sum", device_label(device), ex.what()));
         }
       }
     });

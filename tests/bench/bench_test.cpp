@@ -112,12 +112,9 @@ ScalingTable RunScaling(const ScalingConfig& c, const RunSpec& policy, std::vect
     RunResult r = run_workload(*w, spec);  // wall time starts at gate opening: creation untimed
     append(errors, r.errors);
     if (r.total_ops != threads * ops) {
-      ErrorRecord e;
-      e.kind = ErrorKind::kException;
-      e.op = "mlp";
-      e.device = r.device;
-      e.message = fmt::format("{} threads ran {} ops, expected {}", threads, r.total_ops, threads * ops);
-      errors.push_back(e);
+      errors.push_back(ErrorRecord::at(ErrorKind::kException, -1, -1, "mlp", r.device,
+                                       fmt::format("{} threads ran {} ops, expected {}", threads, r.total_ops,
+                                                   threads * ops)));
     }
     return r.ops_per_second;
   };

@@ -53,10 +53,7 @@ class SharedGeneratorWorkload : public Workload {
     for (size_t i = 0; i < got.size(); ++i) want.push_back(Draw(replay, user_lock_));
     const at::Tensor g = SortRows(at::stack(got));
     const at::Tensor w = SortRows(at::stack(want));
-    ErrorRecord e;
-    e.kind = ErrorKind::kWrongValue;
-    e.op = name();
-    e.device = "cpu";
+    ErrorRecord e = ErrorRecord::at(ErrorKind::kWrongValue, -1, -1, name(), "cpu", "");
     if (!at::equal(g, w)) {
       e.max_abs_diff = (g - w).abs().max().item<double>();
       e.message = fmt::format("the {} concurrent draws are not the {} sequential ones", got.size(), want.size());

@@ -47,11 +47,8 @@ inline RunResult RunAgainstClosedForm(ClosedFormWorkload& w, const RunSpec& spec
   RunResult r = run_workload(w, spec);
   c10::NoGradGuard no_grad;
   for (int t = 0; t < spec.threads; ++t) {
-    ErrorRecord e;
-    e.kind = ErrorKind::kWrongValue;
-    e.thread = t;
-    e.op = std::string(w.name()) + " vs closed form";
-    e.device = w.device().str();
+    ErrorRecord e =
+        ErrorRecord::at(ErrorKind::kWrongValue, t, -1, std::string(w.name()) + " vs closed form", w.device().str(), "");
     try {
       at::Tensor got = w.run_once(t);
       sync_device(w.device());
@@ -79,14 +76,8 @@ inline RunResult RunAgainstClosedForm(ClosedFormWorkload& w, const RunSpec& spec
 // A wrong-value record for `work` bodies of run_once_released_together().
 inline ErrorRecord WrongValue(int thread, const std::string& op, const c10::Device& device, double diff,
                               const std::string& message) {
-  ErrorRecord e;
-  e.kind = ErrorKind::kWrongValue;
-  e.thread = thread;
-  e.iteration = 0;
-  e.op = op;
-  e.device = device.str();
+  ErrorRecord e = ErrorRecord::at(ErrorKind::kWrongValue, thread, 0, op, device.str(), message);
   e.max_abs_diff = diff;
-  e.message = message;
   return e;
 }
 

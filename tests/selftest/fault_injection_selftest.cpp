@@ -65,11 +65,28 @@ TEST(FaultInjection, NanIsReportedAsNonFinite) {
   EXPECT_THAT(r.output, HasSubstr("NaN/Inf in thread 1, iteration 4 (op layernorm on cpu): 1 of 131072 values"));
 }
 
-TEST(FaultInjection, HangIsNamedByTheWatchdogWithinTheStallDeadline) {
-  ChildResult r = RunBattery("Stress.LayerNorm", {{"TORCHSTRESS_INJECT", "hang@2:7"}});
+// Every line of a results folder, concatenated (the report reads the same files).
+std::string ReadResults(const std::string& dir) {
+  std::string all;
+  for (const auto& f : list_files(dir)) {
+    std::ifstream in(f);
+    all.append(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  return all;
+}
+
+TEST(FaultInjection, HangIsNamedByTheWatchdogWithinTheStallDeadlineAndRecordedBeforeExit) {
+  const std::string dir = ::testing::TempDir() + "torchstress-selftest-hang";
+  remove_tree(dir);
+  ChildResult r = RunBattery("Stress.LayerNorm", {{"TORCHSTRESS_INJECT", "hang@2:7"}, {"TORCHSTRESS_RESULTS_DIR", dir}});
   EXPECT_EQ(r.exit_code, kExitStalled) << r.describe() << "\n" << r.output;
   EXPECT_THAT(r.output, HasSubstr("thread 2 stuck at iteration 7 in layernorm"));
   EXPECT_LT(r.seconds, 60) << "the watchdog, not a CTest timeout, must end a hang";
+  // The stall reaches the results through the run's sink as a typed record.
+  const std::string results = ReadResults(dir);
+  EXPECT_THAT(results, HasSubstr("\"status\":\"stalled\""));
+  EXPECT_THAT(results, HasSubstr("{\"kind\":\"stall\",\"thread\":2,\"iteration\":7,\"op\":\"layernorm\",\"device\":\"cpu\""));
+  remove_tree(dir);
 }
 
 TEST(FaultInjection, RaceOnASharedScratchTensorGivesWrongValuesOnlyUnderConcurrency) {
@@ -127,16 +144,6 @@ TEST(BadInput, EachBadKnobExitsWithCode2AndOneLineBeforeAnyTestRuns) {
     EXPECT_THAT(r.output, Not(HasSubstr("[ RUN      ]")));
     EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
   }
-}
-
-// Every line of a results folder, concatenated (the report reads the same files).
-std::string ReadResults(const std::string& dir) {
-  std::string all;
-  for (const auto& f : list_files(dir)) {
-    std::ifstream in(f);
-    all.append(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  }
-  return all;
 }
 
 // What a person needs to act on a failure reaches the results: the worker's backtrace, a crashed

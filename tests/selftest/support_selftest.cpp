@@ -5,6 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <thread>
 
 #include "torchstress/results.h"
@@ -125,14 +128,8 @@ TEST(StartGate, MainThreadLeavingEarlyReleasesWorkers) {
 }
 
 ErrorRecord MakeError(ErrorKind kind, int thread, long iteration) {
-  ErrorRecord e;
-  e.kind = kind;
-  e.thread = thread;
-  e.iteration = iteration;
-  e.op = "mm";
-  e.device = "cpu";
+  ErrorRecord e = ErrorRecord::at(kind, thread, iteration, "mm", "cpu", "detail");
   e.max_abs_diff = 0.5;
-  e.message = "detail";
   return e;
 }
 
@@ -254,12 +251,7 @@ TEST(Runner, OneShotColdRunRecordsExceptionsAndWrongValuesPerThread) {
     ran.fetch_add(1);
     TORCH_CHECK(t != 1, "cold failure in thread ", t);
     if (t == 2) {
-      ErrorRecord e;
-      e.kind = ErrorKind::kWrongValue;
-      e.thread = t;
-      e.iteration = 0;
-      e.op = "first op";
-      e.device = "cpu";
+      ErrorRecord e = ErrorRecord::at(ErrorKind::kWrongValue, t, 0, "first op", "cpu", "");
       e.max_abs_diff = 1.0;
       sink.add(e);
     }
@@ -326,6 +318,44 @@ TEST(Runner, CleanRunHasNoErrorsAndCountsEveryOp) {
   EXPECT_EQ(r.total_ops, 12);
   EXPECT_EQ(r.success_ratio(), "12/12");
   EXPECT_THAT(r.errors, HasNoErrors());
+}
+
+// A fork's own sink, as the harness sees it: what arrives, by method.
+struct RecordingSink : ResultsSink {
+  std::mutex mu;
+  std::map<std::string, double> figures;
+  size_t errors = 0;
+  size_t backtraces = 0;
+  void record(const std::string& key, double value) override {
+    std::lock_guard<std::mutex> lock(mu);
+    figures[key] = value;
+  }
+  void attach_errors(const std::vector<ErrorRecord>& e, const std::map<std::string, size_t>&) override {
+    std::lock_guard<std::mutex> lock(mu);
+    errors += e.size();
+  }
+  void attach_backtrace(const std::string&, const std::string&) override {
+    std::lock_guard<std::mutex> lock(mu);
+    ++backtraces;
+  }
+};
+
+TEST(Runner, WritesFiguresErrorsAndBacktracesOnlyToTheSinkItsSpecNames) {
+  auto mm = make_workload("mm", c10::Device(c10::kCPU));
+  auto sink = std::make_shared<RecordingSink>();
+  RunSpec spec;
+  spec.threads = 2;
+  spec.iterations = 3;
+  spec.fault = {FaultKind::kWrong, 1, 2, ""};
+  spec.results = sink;
+  record_run(run_workload(*mm, spec));
+  EXPECT_EQ(sink->figures["total_ops"], 6.0);
+  EXPECT_EQ(sink->figures["errors"], 1.0);
+  EXPECT_EQ(sink->errors, 1u);
+  EXPECT_EQ(sink->backtraces, 1u) << "the first failures of a run carry a backtrace";
+  spec.results = nullptr;  // no sink: the run's results are discarded, the run itself is the same
+  EXPECT_EQ(run_workload(*mm, spec).failed_ops, 1);
+  EXPECT_EQ(sink->errors, 1u);
 }
 
 TEST(IsolatedRounds, EachRoundIsClassifiedPassedFailedOrCrashedBySanitizer) {

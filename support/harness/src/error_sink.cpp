@@ -4,7 +4,7 @@
 #include <c10/util/Exception.h>
 #include <fmt/format.h>
 
-#include "torchstress/results.h"
+#include "torchstress/results_sink.h"
 
 namespace torchstress {
 namespace {
@@ -55,7 +55,7 @@ void ErrorSink::add(ErrorRecord record) {
   const bool from_worker = record.kind != ErrorKind::kStall && record.kind != ErrorKind::kGate;
   if (from_worker && seen <= kBacktracesPerSink) {
     if (record.backtrace.empty()) record.backtrace = c10::get_backtrace(/*frames_to_skip=*/1, /*max_frames=*/32);
-    results_log().attach_backtrace(record.describe(), record.backtrace);
+    if (results_) results_->attach_backtrace(record.describe(), record.backtrace);
   }
   std::lock_guard<std::mutex> lock(mu_);
   size_t& n = counts_[to_string(record.kind)];
@@ -89,12 +89,7 @@ std::map<std::string, size_t> ErrorSink::counts_by_kind() const {
 }
 
 ErrorRecord current_exception_record(int thread, long iteration, const std::string& op, const std::string& device) {
-  ErrorRecord e;
-  e.kind = ErrorKind::kException;
-  e.thread = thread;
-  e.iteration = iteration;
-  e.op = op;
-  e.device = device;
+  ErrorRecord e = ErrorRecord::at(ErrorKind::kException, thread, iteration, op, device, "");
   try {
     throw;
   } catch (const c10::Error& err) {

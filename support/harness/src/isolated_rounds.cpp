@@ -15,7 +15,7 @@
 #include "torchstress/crash_signatures.h"
 #include "torchstress/exit_codes.h"
 #include "torchstress/log.h"
-#include "torchstress/results.h"
+#include "torchstress/results_sink.h"
 #include "torchstress/stats.h"
 #include "torchstress/subprocess.h"
 
@@ -151,6 +151,7 @@ RoundsSummary run_isolated_rounds(const RoundsSpec& spec, const RoundBody& body)
   RoundsSummary s;
   s.total = rounds;
   s.pass_threshold = spec.pass_threshold;
+  s.results = spec.results;
   for (int round = 1; round <= rounds; ++round) {
     int status = -1;
     std::string child_stderr;
@@ -171,7 +172,7 @@ RoundsSummary run_isolated_rounds(const RoundsSpec& spec, const RoundBody& body)
     if (o.status != RoundStatus::kPassed && !o.stderr_tail.empty()) {
       logger("rounds")->info("round {} stderr (last lines):\n{}", round, o.stderr_tail);
     }
-    results_log().append(JsonLine()
+    spec.results_sink().append(JsonLine()
                              .add("type", "round")
                              .add("test", current_test_name())
                              .add("round", round)
@@ -188,16 +189,17 @@ RoundsSummary run_isolated_rounds(const RoundsSpec& spec, const RoundBody& body)
 }
 
 void record_rounds(const RoundsSummary& s) {
-  record("rounds_passed", static_cast<double>(s.passed));
-  record("rounds_total", static_cast<double>(s.total));
-  record("pass_rate", s.pass_rate);
-  record("failure_rate_upper_bound_95", s.failure_upper_bound);
-  record("rounds_headline", s.headline());
+  ResultsSink& out = s.results ? *s.results : discarding_sink();
+  out.record("rounds_passed", static_cast<double>(s.passed));
+  out.record("rounds_total", static_cast<double>(s.total));
+  out.record("pass_rate", s.pass_rate);
+  out.record("failure_rate_upper_bound_95", s.failure_upper_bound);
+  out.record("rounds_headline", s.headline());
   std::string outcomes;
   for (const auto& o : s.rounds) {
     if (o.status != RoundStatus::kPassed) outcomes += (outcomes.empty() ? "" : " | ") + o.describe();
   }
-  record("round_failures", outcomes.empty() ? "none" : outcomes);
+  out.record("round_failures", outcomes.empty() ? "none" : outcomes);
   logger("rounds")->info("{}", s.headline());
   std::printf("%s\n", s.headline().c_str());
 }

@@ -11,7 +11,6 @@
 
 #include "torchstress/exit_codes.h"
 #include "torchstress/log.h"
-#include "torchstress/results.h"
 
 namespace torchstress {
 namespace {
@@ -80,9 +79,10 @@ struct Watchdog::Impl {
   std::thread thread;
 };
 
-Watchdog::Watchdog(const ProgressBoard& board, std::chrono::duration<double> stall, std::string what)
+Watchdog::Watchdog(const ProgressBoard& board, std::chrono::duration<double> stall, std::string what,
+                   ResultsSink& results)
     : impl_(std::make_unique<Impl>()) {
-  impl_->thread = std::thread([this, &board, stall, what] {
+  impl_->thread = std::thread([this, &board, stall, what, &results] {
     const auto poll = std::chrono::duration<double>(std::min(1.0, std::max(0.05, stall.count() / 4)));
     std::unique_lock<std::mutex> lock(impl_->mu);
     while (!impl_->cv.wait_for(lock, poll, [this] { return impl_->stop; })) {
@@ -91,7 +91,7 @@ Watchdog::Watchdog(const ProgressBoard& board, std::chrono::duration<double> sta
         if (s.finished || s.seconds_since_progress < stall.count()) continue;
         const std::string msg = describe_stall(board, t, stall.count());
         // Written first, so the record survives the exit below.
-        results_log().append_stall(what, msg, t, s.iteration, s.op ? s.op : "");
+        results.append_stall(what, ErrorRecord::at(ErrorKind::kStall, t, s.iteration, s.op ? s.op : "", "", msg));
         logger("watchdog")->critical("{}: {}", what, msg);
         std::fprintf(stderr, "%s:0: Failure\ntorchstress watchdog: %s: %s\n[  STALLED ] %s\n", __FILE__, what.c_str(),
                      msg.c_str(), what.c_str());

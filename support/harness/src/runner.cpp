@@ -13,7 +13,7 @@
 #include "torchstress/fault.h"
 #include "torchstress/log.h"
 #include "torchstress/progress.h"
-#include "torchstress/results.h"
+#include "torchstress/results_sink.h"
 #include "torchstress/start_gate.h"
 #include "torchstress/warning_capture.h"
 
@@ -21,6 +21,7 @@ namespace torchstress {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+constexpr size_t kKeepPerKind = 50;  // error records kept per kind; the rest are counted
 
 // What the workers of one run share.
 struct Shared {
@@ -144,11 +145,7 @@ void drive_timed_run(const RunSpec& spec, Clock::time_point start, const Progres
 }
 
 ErrorRecord gate_error(const std::string& op, const std::string& missing) {
-  ErrorRecord e;
-  e.kind = ErrorKind::kGate;
-  e.op = op;
-  e.message = missing;
-  return e;
+  return ErrorRecord::at(ErrorKind::kGate, -1, -1, op, "", missing);
 }
 
 // Fills the result's counts and rates from what the workers left.
@@ -180,7 +177,7 @@ RunResult run_workload(Workload& w, const RunSpec& spec) {
   if (!(spec.keep_prepared && w.prepared_threads() >= spec.threads)) w.prepare(spec.threads);
   const std::string test = current_test_name();
   const auto n = static_cast<size_t>(spec.threads);
-  ErrorSink sink;
+  ErrorSink sink(kKeepPerKind, &spec.results_sink());
   ProgressBoard board(spec.threads);
   StartGate gate(spec.threads, spec.gate_deadline);
   std::atomic<bool> stop{false};
@@ -194,8 +191,9 @@ RunResult run_workload(Workload& w, const RunSpec& spec) {
   r.workload = w.name();
   r.device = w.device().str();
   r.threads = spec.threads;
+  r.results = spec.results;
   {
-    Watchdog watchdog(board, spec.stall_deadline, test.empty() ? std::string(w.name()) : test);
+    Watchdog watchdog(board, spec.stall_deadline, test.empty() ? std::string(w.name()) : test, spec.results_sink());
     GateBreaker breaker(gate);
     for (int t = 0; t < spec.threads; ++t) threads.emplace_back(worker, t, std::ref(shared));
     std::string missing;
@@ -220,12 +218,12 @@ std::vector<ErrorRecord> run_once_released_together(const RunSpec& spec, const s
                                                     const c10::Device& device,
                                                     const std::function<void(int thread, ErrorSink& sink)>& work) {
   const std::string test = current_test_name();
-  ErrorSink sink;
+  ErrorSink sink(kKeepPerKind, &spec.results_sink());
   ProgressBoard board(spec.threads);
   StartGate gate(spec.threads, spec.gate_deadline);
   std::vector<std::thread> workers;
   {
-    Watchdog watchdog(board, spec.stall_deadline, test.empty() ? op : test);
+    Watchdog watchdog(board, spec.stall_deadline, test.empty() ? op : test, spec.results_sink());
     GateBreaker breaker(gate);
     for (int t = 0; t < spec.threads; ++t) {
       workers.emplace_back([&, t] {
@@ -251,21 +249,22 @@ std::vector<ErrorRecord> run_once_released_together(const RunSpec& spec, const s
 }
 
 void record_run(const RunResult& r, const std::string& prefix) {
-  record(prefix + "workload", r.workload);
-  record(prefix + "device", r.device);
-  record(prefix + "threads", static_cast<double>(r.threads));
-  record(prefix + "total_ops", static_cast<double>(r.total_ops));
-  record(prefix + "successes", static_cast<double>(r.successes()));
-  results_log().attach_errors(r.errors, r.error_counts);
-  record(prefix + "errors", static_cast<double>(r.failed_ops));
-  record(prefix + "duration_s", r.wall_seconds);
-  record(prefix + "ops_per_s", r.ops_per_second);
-  record(prefix + "min_thread_ops", static_cast<double>(r.min_thread_ops()));
-  record(prefix + "max_thread_ops", static_cast<double>(r.max_thread_ops()));
-  record(prefix + "warnings", static_cast<double>(r.warnings.size()));
+  ResultsSink& out = r.results ? *r.results : discarding_sink();
+  out.record(prefix + "workload", r.workload);
+  out.record(prefix + "device", r.device);
+  out.record(prefix + "threads", static_cast<double>(r.threads));
+  out.record(prefix + "total_ops", static_cast<double>(r.total_ops));
+  out.record(prefix + "successes", static_cast<double>(r.successes()));
+  out.attach_errors(r.errors, r.error_counts);
+  out.record(prefix + "errors", static_cast<double>(r.failed_ops));
+  out.record(prefix + "duration_s", r.wall_seconds);
+  out.record(prefix + "ops_per_s", r.ops_per_second);
+  out.record(prefix + "min_thread_ops", static_cast<double>(r.min_thread_ops()));
+  out.record(prefix + "max_thread_ops", static_cast<double>(r.max_thread_ops()));
+  out.record(prefix + "warnings", static_cast<double>(r.warnings.size()));
   std::string kinds;
   for (const auto& [k, n] : r.error_counts) kinds += fmt::format("{}{}: {}", kinds.empty() ? "" : ", ", k, n);
-  record(prefix + "error_kinds", kinds.empty() ? "none" : kinds);
+  out.record(prefix + "error_kinds", kinds.empty() ? "none" : kinds);
 }
 
 }  // namespace torchstress

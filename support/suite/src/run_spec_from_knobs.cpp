@@ -1,6 +1,7 @@
 #include "torchstress/run_spec_from_knobs.h"
 
 #include "torchstress/fault_injection.h"
+#include "torchstress/results.h"
 
 namespace torchstress {
 
@@ -13,6 +14,7 @@ RunSpec run_spec_from_knobs(const Knobs& k, int round) {
   spec.sync = k.sync;
   spec.fault = fault_for_round(k, round);
   spec.progress_interval = k.progress_seconds;
+  spec.results = shared_results_log();
   return spec;
 }
 
@@ -21,6 +23,7 @@ RoundsSpec rounds_spec_from_knobs(long rounds, const Knobs& k) {
   spec.rounds = static_cast<int>(rounds);
   spec.round_timeout = k.round_timeout;
   spec.pass_threshold = k.round_pass_threshold;
+  spec.results = shared_results_log();
   return spec;
 }
 

@@ -6,6 +6,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace torchstress {
@@ -24,6 +25,19 @@ struct ErrorRecord {
   std::string backtrace;  // c10::Error backtrace, kept apart from the message
   double max_abs_diff = 0.0;
 
+  // The one way to make a record: every field that says where it happened, at once.
+  static ErrorRecord at(ErrorKind kind, int thread, long iteration, std::string op, std::string device,
+                        std::string message) {
+    ErrorRecord e;
+    e.kind = kind;
+    e.thread = thread;
+    e.iteration = iteration;
+    e.op = std::move(op);
+    e.device = std::move(device);
+    e.message = std::move(message);
+    return e;
+  }
+
   // "wrong value in thread 5, iteration 12 (op layernorm on cpu): max abs diff 1 ..."
   std::string describe() const;
 };
@@ -34,10 +48,14 @@ struct WarningRecord {
   std::string message;
 };
 
+class ResultsSink;
+
 class ErrorSink {
  public:
-  // Keeps the first `keep_per_kind` records of each kind and counts the rest.
-  explicit ErrorSink(size_t keep_per_kind = 50) : keep_per_kind_(keep_per_kind) {}
+  // Keeps the first `keep_per_kind` records of each kind and counts the rest; the first few worker
+  // failures' backtraces go to `results` (none: kept only in the records).
+  explicit ErrorSink(size_t keep_per_kind = 50, ResultsSink* results = nullptr)
+      : keep_per_kind_(keep_per_kind), results_(results) {}
 
   void add(ErrorRecord record);
   void add_warning(WarningRecord record);
@@ -49,6 +67,7 @@ class ErrorSink {
 
  private:
   const size_t keep_per_kind_;
+  ResultsSink* const results_;
   mutable std::mutex mu_;
   std::vector<ErrorRecord> errors_;
   std::vector<WarningRecord> warnings_;

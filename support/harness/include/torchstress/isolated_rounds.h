@@ -7,6 +7,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,7 @@ struct RoundsSummary {
   double pass_rate = 0.0;
   double failure_upper_bound = 1.0;  // one-sided 95%
   double pass_threshold = 1.0;       // from the RoundsSpec: the pass rate expect_rounds_pass() asks for
+  std::shared_ptr<ResultsSink> results;  // the RoundsSpec's sink, where record_rounds() writes
 
   std::string headline() const;  // "Passed 10/10; per-round failure rate below 25.9% at 95%"
 };
@@ -46,7 +48,7 @@ using RoundBody = std::function<std::string(int round)>;
 // process with a deadline of spec.round_timeout.
 RoundsSummary run_isolated_rounds(const RoundsSpec& spec, const RoundBody& body);
 
-// Records the summary as test properties and logs one line per round.
+// Records the summary's figures in its results sink and logs one line per round.
 void record_rounds(const RoundsSummary& s);
 
 // Records the summary and asserts the pass rate meets its pass_threshold, listing every round that

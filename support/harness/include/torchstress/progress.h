@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "torchstress/results_sink.h"
+
 namespace torchstress {
 
 class ProgressBoard {
@@ -43,12 +45,12 @@ class ProgressBoard {
 };
 
 // Watches a board from its own thread. If an unfinished worker makes no progress for `stall`,
-// it writes the stall to the results log, prints a failure naming the stuck thread (its
+// it writes the stall to `results`, prints a failure naming the stuck thread (its
 // iteration and op) and what every other thread was doing, and ends the process with
 // kExitStalled: a stuck thread cannot be cancelled, and results already written survive.
 class Watchdog {
  public:
-  Watchdog(const ProgressBoard& board, std::chrono::duration<double> stall, std::string what);
+  Watchdog(const ProgressBoard& board, std::chrono::duration<double> stall, std::string what, ResultsSink& results);
   ~Watchdog();  // stops watching
   Watchdog(const Watchdog&) = delete;
   Watchdog& operator=(const Watchdog&) = delete;

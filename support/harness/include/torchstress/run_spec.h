@@ -1,10 +1,13 @@
 // RunSpec: everything one run needs (threads, length, deadlines, CUDA stream and sync policy, fault
-// injection, progress), handed to the runner by value; the harness reads no knob and no environment.
+// injection, progress, where results go), handed to the runner by value; the harness reads no knob and no environment.
 #pragma once
 
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <string>
+
+#include "torchstress/results_sink.h"
 
 namespace torchstress {
 
@@ -55,6 +58,10 @@ struct RunSpec {
 
   std::chrono::duration<double> progress_interval{0.0};
   std::function<void(const Progress&)> on_progress;
+
+  // Where figures, typed errors, backtraces and a stall record go; none: discarded.
+  std::shared_ptr<ResultsSink> results;
+  ResultsSink& results_sink() const { return results ? *results : discarding_sink(); }
 };
 
 // How isolated rounds run: how many, each one's deadline, and the pass rate they must reach.
@@ -62,6 +69,9 @@ struct RoundsSpec {
   int rounds = 1;
   std::chrono::duration<double> round_timeout{120.0};
   double pass_threshold = 1.0;
+  // Where each round's record and the summary's figures go; none: discarded.
+  std::shared_ptr<ResultsSink> results;
+  ResultsSink& results_sink() const { return results ? *results : discarding_sink(); }
 };
 
 }  // namespace torchstress

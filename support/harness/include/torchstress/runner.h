@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,7 @@ struct RunResult {
   std::vector<ErrorRecord> errors;
   std::map<std::string, size_t> error_counts;  // by kind, including any not kept in `errors`
   std::vector<WarningRecord> warnings;
+  std::shared_ptr<ResultsSink> results;  // the spec's sink, where record_run() writes
 
   long successes() const { return total_ops - failed_ops; }
   long min_thread_ops() const;
@@ -49,7 +51,7 @@ std::vector<ErrorRecord> run_once_released_together(const RunSpec& spec, const s
                                                     const c10::Device& device,
                                                     const std::function<void(int thread, ErrorSink& sink)>& work);
 
-// Records the usual figures of a run as test properties and results-log fields, prefixed.
+// Records the usual figures of a run, prefixed, and its typed errors in the run's results sink.
 void record_run(const RunResult& r, const std::string& prefix = "");
 
 }  // namespace torchstress

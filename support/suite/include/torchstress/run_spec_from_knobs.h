@@ -7,8 +7,8 @@
 
 namespace torchstress {
 
-// threads, gate and stall deadlines, stream and sync policy, progress interval and the fault to
-// inject in isolated round `round` (0: outside any round). iterations and duration are the test's.
+// threads, gate and stall deadlines, stream and sync policy, progress interval, the fault to
+// inject in isolated round `round` (0: outside any round) and the suite's results file as sink. iterations and duration are the test's.
 RunSpec run_spec_from_knobs(const Knobs& k, int round = 0);
 inline RunSpec run_spec_from_knobs(int round = 0) { return run_spec_from_knobs(knobs(), round); }
 

@@ -49,6 +49,10 @@ ResultsLog& results_log() {
   return log;
 }
 
+std::shared_ptr<ResultsSink> shared_results_log() {
+  return std::shared_ptr<ResultsSink>(std::shared_ptr<void>(), &results_log());  // aliasing: not owned
+}
+
 void ResultsLog::open(const std::string& dir, const std::string& binary, const std::string& device) {
   device_ = device;
   make_directories(dir);
@@ -76,22 +80,16 @@ void ResultsLog::append(JsonLine line) {
   (void)n;
 }
 
-void ResultsLog::append_stall(const std::string& test, const std::string& message, int thread, long iteration,
-                              const std::string& op) {
-  ErrorRecord e;
-  e.kind = ErrorKind::kStall;
-  e.thread = thread;
-  e.iteration = iteration;
-  e.op = op;
-  e.device = device_;
-  e.message = message;
+void ResultsLog::append_stall(const std::string& test, const ErrorRecord& stall) {
+  ErrorRecord e = stall;
+  if (e.device.empty()) e.device = device_;
   const auto dot = test.find('.');
   append(JsonLine()
              .add("type", "test")
              .add("name", test)
              .add("section", section_of(test.substr(0, dot)))
              .add("status", "stalled")
-             .add("failures", Json::array({message}))
+             .add("failures", Json::array({e.message}))
              .add("errors", Json::array({to_json(e)}))
              .add("error_counts", Json{{"stall", 1}})
              .add("device", device_));
@@ -140,11 +138,6 @@ std::vector<std::string> ResultsLog::take_backtraces() {
   auto out = std::move(backtraces_);
   backtraces_.clear();
   return out;
-}
-
-std::string current_test_name() {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  return info ? fmt::format("{}.{}", info->test_suite_name(), info->name()) : "";
 }
 
 void ResultsListener::OnTestStart(const ::testing::TestInfo& info) {

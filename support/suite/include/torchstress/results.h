@@ -1,22 +1,24 @@
-// Results that survive: every test appends JSON lines to a results folder as it goes (one write()
-// per line, O_APPEND), so a run killed midway leaves every completed result readable.
-// The report tool (tools/report) reads these files.
+// Results that survive: the suite's ResultsSink. Every test appends JSON lines to a results folder
+// as it goes (one write() per line, O_APPEND), so a run killed midway leaves every completed result
+// readable. The report tool (tools/report) reads these files.
 #pragma once
 
 #include <gtest/gtest.h>
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
 #include "torchstress/error_sink.h"
 #include "torchstress/results_schema.h"
+#include "torchstress/results_sink.h"
 
 namespace torchstress {
 
-class ResultsLog {
+class ResultsLog : public ResultsSink {
  public:
   // Opens <dir>/results-<binary>-<pid>.jsonl; `device` (the device under test) goes into test and
   // stall lines. Never opened (no file) in death-test children.
@@ -26,26 +28,25 @@ class ResultsLog {
   const std::string& path() const { return path_; }
   const std::string& device() const { return device_; }
 
-  // Appends one line; common fields (binary, device, torch, time) are added here.
-  void append(JsonLine line);
-  // The watchdog's record of a stuck thread (status "stalled", a typed "stall" error).
-  void append_stall(const std::string& test, const std::string& message, int thread, long iteration,
-                    const std::string& op);
+  // Appends one line; common fields (binary, time) are added here.
+  void append(JsonLine line) override;
+  // The watchdog's record of a stuck thread: a "test" line with status "stalled".
+  void append_stall(const std::string& test, const ErrorRecord& stall) override;
 
   // Test-facing: a named figure for the current test (also a gtest property, so it appears in
   // gtest's XML/JSON output). Collected into the test's record when it ends.
-  void record(const std::string& key, const std::string& value);
-  void record(const std::string& key, double value);
+  void record(const std::string& key, const std::string& value) override;
+  void record(const std::string& key, double value) override;
   Json take_properties();
 
   // A worker failure's C++ backtrace (`what` is its one-line description), written with the
   // current test's result as "backtraces"; at most kMaxBacktraces per test.
-  void attach_backtrace(const std::string& what, const std::string& backtrace);
+  void attach_backtrace(const std::string& what, const std::string& backtrace) override;
   std::vector<std::string> take_backtraces();
 
   // A run's typed errors and per-kind counts, written with the current test's result ("errors",
   // "error_counts"); several runs of one test add up.
-  void attach_errors(const std::vector<ErrorRecord>& errors, const std::map<std::string, size_t>& counts);
+  void attach_errors(const std::vector<ErrorRecord>& errors, const std::map<std::string, size_t>& counts) override;
   Json take_errors();
   Json take_error_counts();
   static constexpr size_t kMaxBacktraces = 5;
@@ -63,7 +64,9 @@ class ResultsLog {
   std::vector<std::string> backtraces_;
 };
 
+// The suite's one results file (opened by test_main), and the same as a spec's sink (not owned).
 ResultsLog& results_log();
+std::shared_ptr<ResultsSink> shared_results_log();
 
 // Shortcuts for tests.
 inline void record(const std::string& key, const std::string& value) { results_log().record(key, value); }
@@ -93,8 +96,5 @@ std::string section_of(const std::string& suite);
 
 // One error as a results record: kind, thread, iteration, op, device, message, max_abs_diff.
 Json to_json(const ErrorRecord& e);
-
-// Name of the running test ("Suite.Name"), or "" outside a test.
-std::string current_test_name();
 
 }  // namespace torchstress
