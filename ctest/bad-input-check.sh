@@ -32,6 +32,10 @@ rm -rf "$tmp"
 expect_usage_error "throughput --threads -3" "--threads='-3' is not accepted; accepted: a whole number >= 1" "$throughput" --threads -3
 expect_usage_error "throughput --workload bogus" "unknown workload 'bogus'" env TORCHSTRESS_DEVICE=cpu "$throughput" --workload bogus
 expect_usage_error "throughput with TORCHSTRESS_DEVICE=gpu" "TORCHSTRESS_DEVICE='gpu' is not accepted" env TORCHSTRESS_DEVICE=gpu "$throughput"
+battery="$build_dir/tests/torchstress_battery"
+expect_usage_error "battery with TORCHSTRESS_WORKLOAD=op:no::such" "TORCHSTRESS_WORKLOAD='op:no::such' is not accepted (operator 'no::such' is not registered" env TORCHSTRESS_WORKLOAD=op:no::such "$battery"
+expect_usage_error "battery with a two-argument op" "a workload op takes (Tensor) -> Tensor); accepted: mm, matmul128" env TORCHSTRESS_WORKLOAD=op:aten::add.Tensor "$battery"
+expect_usage_error "battery with TORCHSTRESS_OP_LIBRARY=/nonexistent.so" "TORCHSTRESS_OP_LIBRARY='/nonexistent.so' is not accepted: cannot load" env TORCHSTRESS_OP_LIBRARY=/nonexistent.so "$battery"
 expect_usage_error "report without arguments" "--results and --out are required; accepted: torchstress_report --results DIR --out DIR" "$report"
 expect_usage_error "report with an unknown flag" "unknown argument '--bogus'" "$report" --bogus
 exit $((fails > 0))

@@ -1,5 +1,6 @@
 // The seed's "Quick Soak Test": 8 threads of `matmul128` for 60 s with a sync after each op, every
-// result checked, a progress line every 10 s. EightThreadsShort runs the same code for a few
+// result checked, a progress line every 10 s. TORCHSTRESS_WORKLOAD soaks any other workload,
+// a registered op included (op:<ns>::<op>). EightThreadsShort runs the same code for a few
 // seconds in the quick tier so the soak never rots.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -19,13 +20,13 @@ namespace {
 TORCHSTRESS_SECTION(Soak, soak);
 
 void RunSoak(RunSpec spec, std::chrono::duration<double> duration) {
-  auto w = make_workload("matmul128", device_under_test());
+  auto w = make_workload(knobs().workload, device_under_test());
   spec.duration = duration;
   spec.on_progress = [](const Progress& p) {
     logger("soak")->info("elapsed {:.0f} s, {} ops, {:.1f} ops/s now, {} errors", p.elapsed_s, p.ops,
                          p.current_ops_per_s, p.errors);
   };
-  logger("soak")->info("soaking {} threads of matmul128 on {} for {:.0f} s", spec.threads,
+  logger("soak")->info("soaking {} threads of {} on {} for {:.0f} s", spec.threads, w->name(),
                        device_label(device_under_test()), duration.count());
   RunResult r = run_workload(*w, spec);
   record_run(r);

@@ -49,6 +49,7 @@ void ErrorSink::add(ErrorRecord record) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     seen = ++total_;
+    if (seen == 1) first_at_ = std::chrono::steady_clock::now();
   }
   // The first few failures of a run carry the C++ stack of the thread that recorded them (the
   // worker's, for wrong values; the throw site's, for c10::Error), into the results for the report.
@@ -81,6 +82,11 @@ std::vector<WarningRecord> ErrorSink::warnings() const {
 size_t ErrorSink::total_errors() const {
   std::lock_guard<std::mutex> lock(mu_);
   return total_;
+}
+
+std::optional<std::chrono::steady_clock::time_point> ErrorSink::first_error_time() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return first_at_;
 }
 
 std::map<std::string, size_t> ErrorSink::counts_by_kind() const {

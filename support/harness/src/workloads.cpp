@@ -116,7 +116,11 @@ void Workload::spread_over(std::vector<c10::Device> devices) {
 }
 
 void Workload::prepare(int threads) {
-  c10::NoGradGuard no_grad;
+  prepare_inputs(threads);
+  compute_references();
+}
+
+void Workload::prepare_inputs(int threads) {
   inputs_.clear();
   references_.clear();
   ref_absmax_.clear();
@@ -126,6 +130,15 @@ void Workload::prepare(int threads) {
     for (const auto& cpu : make_inputs(t)) on_device.push_back(cpu.to(device_of(t)));
     inputs_.push_back(std::move(on_device));
   }
+  for (const auto& d : thread_devices_.empty() ? std::vector<c10::Device>{device_} : thread_devices_) sync_device(d);
+}
+
+void Workload::compute_references() {
+  c10::NoGradGuard no_grad;
+  references_.clear();
+  ref_absmax_.clear();
+  diff_scratch_.clear();
+  const int threads = static_cast<int>(inputs_.size());
   for (int t = 0; t < threads; ++t) {
     at::Tensor ref = run_once(t);
     sync_device(device_of(t));
@@ -137,6 +150,7 @@ void Workload::prepare(int threads) {
   // thread must not become the reference.
   if (!device_.is_cpu()) {
     at::Tensor cpu_out = run_on_cpu(make_inputs(0));
+    if (!cpu_out.defined()) return;  // the workload has no CPU twin (a device-only op)
     at::Tensor dev_out = references_[0].to(at::kCPU);
     const double diff = (dev_out - cpu_out).abs().max().item<double>();
     const double allowed = cpu_tolerance_.atol + cpu_tolerance_.rtol * cpu_out.abs().max().item<double>();
@@ -192,6 +206,7 @@ std::unique_ptr<Workload> make_workload(const std::string& name, const c10::Devi
         std::vector<int64_t>{16, 32, 256}, Tolerance{1e-5, 1e-5}, Tolerance{1e-4, 1e-4});
   }
   if (name == "transformer") return std::make_unique<TransformerWorkload>(device);
+  if (name.rfind(kOpPrefix, 0) == 0) return make_op_workload(name.substr(std::string(kOpPrefix).size()), device);
   if (name == "linear_relu") {
     // The reference shape of the Python comparison: a 64x256 batch through Linear(256,256)+ReLU.
     return std::make_unique<ModuleWorkload<nn::Sequential>>(
@@ -207,8 +222,7 @@ std::unique_ptr<Workload> make_workload(const std::string& name, const c10::Devi
         },
         std::vector<int64_t>{batch, 512}, Tolerance{1e-4, 1e-5}, Tolerance{1e-3, 1e-3});
   }
-  throw std::invalid_argument("unknown workload '" + name +
-                              "'; accepted: mm, matmul128, layernorm, transformer, linear_relu, mlp");
+  throw std::invalid_argument("unknown workload '" + name + "'; accepted: " + kWorkloadNames);
 }
 
 }  // namespace torchstress

@@ -14,6 +14,7 @@
 #include "torchstress/isolated_rounds.h"
 #include "torchstress/knobs.h"
 #include "torchstress/log.h"
+#include "torchstress/op_library.h"
 #include "torchstress/provenance.h"
 #include "torchstress/results.h"
 #include "torchstress/subprocess.h"
@@ -98,6 +99,14 @@ int main(int argc, char** argv) {
   }
   // CTest reads its TIMEOUTs from --torchstress_print_knobs; the CI driver checks knobs and device with it.
   if (print_knobs && !check_device) return torchstress::print_numeric_knobs();
+  // A user's op libraries register their ops now, in every process (a round's child too), so the
+  // workload knob can name them.
+  for (const std::string& problem :
+       {torchstress::load_op_libraries(torchstress::knobs().op_library), torchstress::workload_knob_problem()}) {
+    if (problem.empty()) continue;
+    std::fprintf(stderr, "%s\n", problem.c_str());
+    return torchstress::kExitUsage;
+  }
   if (listing || child) return RUN_ALL_TESTS();
   // A device asked for by name must exist: a run for CUDA never passes by skipping every CUDA test.
   if (const std::string problem = torchstress::requested_device_problem(); !problem.empty()) {

@@ -2,7 +2,9 @@
 // op and device), and the main thread asserts once (see matchers.h).
 #pragma once
 
+#include <chrono>
 #include <cstddef>
+#include <optional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -63,6 +65,8 @@ class ErrorSink {
   std::vector<ErrorRecord> errors() const;
   std::vector<WarningRecord> warnings() const;
   size_t total_errors() const;
+  // When the first error was added (time to detect); nullopt while there is none.
+  std::optional<std::chrono::steady_clock::time_point> first_error_time() const;
   std::map<std::string, size_t> counts_by_kind() const;
 
  private:
@@ -73,6 +77,7 @@ class ErrorSink {
   std::vector<WarningRecord> warnings_;
   std::map<std::string, size_t> counts_;
   size_t total_ = 0;
+  std::optional<std::chrono::steady_clock::time_point> first_at_;
 };
 
 // The exception being handled, as an error record: call it inside a catch block. A c10::Error

@@ -27,6 +27,7 @@ struct RunResult {
   double wall_seconds = 0.0;  // gate opening to the last worker's end of work (its final sync);
                               // thread creation and deferred checks not included
   double ops_per_second = 0.0;
+  double first_error_s = -1.0;  // gate opening to the first recorded error (time to detect); -1: none
   std::vector<ErrorRecord> errors;
   std::map<std::string, size_t> error_counts;  // by kind, including any not kept in `errors`
   std::vector<WarningRecord> warnings;
@@ -41,6 +42,12 @@ struct RunResult {
 
 // Prepares `workload` for spec.threads (references first; see RunSpec::keep_prepared), then runs it.
 RunResult run_workload(Workload& workload, const RunSpec& spec);
+
+// A cold run of `workload`, for first-use races: inputs are uploaded but no op runs before the
+// workers, who each make exactly one call, released together (run_once_released_together); the
+// references are computed afterwards, single-threaded, and cross-checked against the CPU. Run it
+// in a fresh process (an isolated round) so every cache the op builds is cold.
+RunResult run_cold(Workload& workload, const RunSpec& spec);
 
 // Cold, one-shot runs for first-use races: each of spec.threads workers runs `work` exactly once,
 // all released together by the start gate and watched by the hang watchdog (spec's deadlines).

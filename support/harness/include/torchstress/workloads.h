@@ -29,6 +29,10 @@ class Workload {
   // Builds inputs and references for `threads` workers. Throws if the device disagrees with the
   // CPU beyond the cross-check tolerance.
   void prepare(int threads);
+  // The two halves of prepare(), for a cold run: inputs only (uploaded, no op run), then, after the
+  // workers' first calls, the references (single-threaded, cross-checked against the CPU).
+  void prepare_inputs(int threads);
+  void compute_references();
 
   // One op by `thread` (its own input). Returns the output; the runner syncs and checks it.
   virtual at::Tensor run_once(int thread) = 0;
@@ -62,7 +66,7 @@ class Workload {
   at::Tensor stage_input(const at::Tensor& input) { return staging_.stage(input); }
   // Deterministic per-thread inputs on the CPU.
   virtual std::vector<at::Tensor> make_inputs(int thread) const = 0;
-  // The op on the CPU copy of the model, for the cross-check.
+  // The op on the CPU copy of the model, for the cross-check; undefined when there is none.
   virtual at::Tensor run_on_cpu(const std::vector<at::Tensor>& cpu_inputs) = 0;
 
  private:
@@ -77,7 +81,17 @@ class Workload {
   RaceStaging staging_;
 };
 
-// Names: mm, matmul128, layernorm, transformer, linear_relu, mlp. `batch` applies to mlp (default 1).
+// Names: mm, matmul128, layernorm, transformer, linear_relu, mlp, or op:<namespace>::<op>[.<overload>]
+// (any operator registered with the dispatcher whose schema is (Tensor) -> Tensor, see op_workload.h).
+// `batch` applies to mlp (default 1). Throws std::invalid_argument for an unknown name.
+inline constexpr const char* kOpPrefix = "op:";
+inline constexpr const char* kWorkloadNames =
+    "mm, matmul128, layernorm, transformer, linear_relu, mlp, op:<namespace>::<op>[.<overload>]";
 std::unique_ptr<Workload> make_workload(const std::string& name, const c10::Device& device, int batch = 1);
+std::unique_ptr<Workload> make_op_workload(const std::string& qualified_op, const c10::Device& device);
+
+// "" when make_workload() accepts `name` (an op: name must be registered now, with the schema a
+// workload can call), else why not, in one line. Builds nothing.
+std::string workload_name_problem(const std::string& name);
 
 }  // namespace torchstress
