@@ -537,6 +537,8 @@ Json build_report(const RunData& run, const std::string& host) {
   r["summary"] = summary_counts(tests, run);
   r["sections"] = build_sections(run);
   r["regression"] = detail::other_tests(tests);
+  // Only where the results hold detection lines: a suite run's report.json keeps its shape.
+  if (!run.detection.empty()) r["detection"] = detail::detection_section(run);
   r["failures"] = failures;
   add_figures(r);
   r["skip_groups"] = skip_groups(tests);

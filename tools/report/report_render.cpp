@@ -8,6 +8,7 @@
 #include <set>
 
 #include "report.h"
+#include "torchstress/detection_table.h"
 
 namespace tsreport {
 
@@ -343,6 +344,19 @@ void md_regression(std::string& md, const Json& r) {
   }
 }
 
+// Detection power (tools/detection), the same table docs/detection.md prints; only where the
+// results held detection lines. The cells were checked when read, so none is refused here.
+void md_detection(std::string& md, const Json& r) {
+  const auto& lines = elems(r, "detection");
+  if (lines.empty()) return;
+  std::vector<torchstress::DetectionCell> cells;
+  for (const auto& l : lines) cells.push_back(torchstress::detection_cell_from_json(l));
+  md +=
+      "## Detection\n\nSeeded bugs of the zoo, caught per mode (caught/runs, median time to detect, what was "
+      "reported); below each table, their correct twins' false positives.\n\n";
+  md += torchstress::detection_markdown(cells);
+}
+
 void md_changes(std::string& md, const Json& r) {
   if (!r.contains("changes")) return;
   const Json& c = at(r, "changes");
@@ -500,6 +514,7 @@ std::string render_markdown(const Json& r) {
   md_charts(md, r);
   md_isolated(md, r);
   md_regression(md, r);
+  md_detection(md, r);
 
   md += "## Findings\n\n";
   int i = 0;

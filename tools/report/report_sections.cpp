@@ -1,7 +1,8 @@
 // The Test Results sections of the report tree, one function per section, mirroring the renderer's
 // md_* functions. Which tests a section holds comes from the section each test declares in its
-// results ("section": parallel, soak, stress, isolation, bench, regression, selftest, other) and
-// which benchmark tables exist from the bench lines: no test names are known here.
+// results ("section": parallel, soak, stress, isolation, bench, regression, selftest, other),
+// which benchmark tables exist from the bench lines and the detection table from the detection
+// lines: no test names are known here.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -9,6 +10,7 @@
 
 #include "report.h"
 #include "report_internal.h"
+#include "torchstress/detection_table.h"
 #include "torchstress/stats.h"
 
 namespace tsreport::detail {
@@ -143,6 +145,12 @@ Json other_tests(const Json& tests) {
     other.push_back(std::move(e));
   }
   return other;
+}
+
+Json detection_section(const RunData& run) {
+  Json cells = Json::array();
+  for (const auto& c : run.detection) cells.push_back(torchstress::to_json(c));
+  return cells;
 }
 
 }  // namespace tsreport::detail

@@ -81,6 +81,17 @@ std::string repair_utf8(const std::string& s) {
   return out;
 }
 
+// A detection cell is checked here, where a bad one can be named by file and line; the scanner
+// reads it again, then without fail.
+void check_detection_line(const Json& j) {
+  if (str(j, "type") != torchstress::kDetectionType) return;
+  try {
+    (void)torchstress::detection_cell_from_json(j);
+  } catch (const std::invalid_argument& e) {
+    throw LineError(e.what());
+  }
+}
+
 Json parse_line(const std::string& line) {
   Json j;
   try {
@@ -90,6 +101,7 @@ Json parse_line(const std::string& line) {
   }
   if (!j.is_object() || !at(j, "type").is_string()) throw LineError("not a results object (no \"type\" field)");
   upgrade_to_current(j);
+  check_detection_line(j);
   return j;
 }
 
@@ -268,6 +280,8 @@ class FileScanner {
       bench_[str(l, "test")].push_back(std::move(b));
     } else if (type == "test") {
       ended(l);
+    } else if (type == torchstress::kDetectionType) {
+      run_.detection.push_back(torchstress::detection_cell_from_json(l));
     }
   }
 

@@ -1,6 +1,7 @@
 // Reads one run's results: every *.jsonl under a folder (the lines support/results.h writes),
 // matched up per file: "start" lines against "test" lines (a start with no result means the
-// process ended midway), "round" and "bench" lines against the test that wrote them.
+// process ended midway), "round" and "bench" lines against the test that wrote them. "detection"
+// lines (detection power, tools/detection) belong to no test: they are read as typed cells.
 //
 // Lines carry "schema": "torchstress-results/2" and typed fields (a test's section, its worker
 // errors with kind/thread/iteration/op, numeric counts). Files written before that (no schema:
@@ -17,6 +18,7 @@
 #include <vector>
 
 #include "report_json.h"
+#include "torchstress/detection_table.h"
 
 namespace tsreport {
 
@@ -103,6 +105,8 @@ struct RunData {
   std::vector<TestRecord> tests;    // one per test name, in order of first appearance
   std::vector<RoundRecord> rounds;  // of every repeat (and of starts that never ended)
   std::vector<Json> bench;          // "bench" lines of each test's representative repeat
+  // "detection" lines (tools/detection: one per op, mode, instrument and device), in file order.
+  std::vector<torchstress::DetectionCell> detection;
   std::vector<IncompleteRecord> incomplete;
   std::vector<std::string> warnings;  // e.g. a truncated last line
   // Files written by fault-injection child runs (a self-test runs the suite with TORCHSTRESS_INJECT
@@ -116,7 +120,8 @@ struct RunData {
   const ProcessRecord* process_of(const std::string& file) const;
 };
 
-// Throws InputError when the folder is missing, holds no *.jsonl, or a line is not valid JSON.
+// Throws InputError when the folder is missing, holds no *.jsonl, or a line is not valid JSON (or
+// is a "detection" line that cannot be placed in the detection table).
 RunData read_results(const std::string& dir);
 
 }  // namespace tsreport

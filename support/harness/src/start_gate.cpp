@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <thread>
+
 namespace torchstress {
 
 StartGate::StartGate(int parties, std::chrono::duration<double> deadline)
@@ -20,7 +22,17 @@ bool StartGate::arrive_and_wait(int party) {
     why_ = fmt::format("party {} waited {:.1f} s and the gate never opened", party, deadline_.count());
     cv_.notify_all();
   }
-  return open_ && !broken_;
+  if (!(open_ && !broken_)) return false;
+  lock.unlock();
+  // The condition variable wakes waiters one at a time, each re-taking the lock: microseconds
+  // apart, enough to serialise a first-use race. Spinning here until every party is awake starts
+  // them together (bounded: a descheduled party cannot hold the others).
+  awake_.fetch_add(1, std::memory_order_acq_rel);
+  const auto until = std::chrono::steady_clock::now() + kLineUp;
+  while (awake_.load(std::memory_order_acquire) < parties_ && std::chrono::steady_clock::now() < until) {
+    std::this_thread::yield();
+  }
+  return true;
 }
 
 bool StartGate::open_when_all_arrived(std::string* missing) {

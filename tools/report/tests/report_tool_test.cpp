@@ -4,7 +4,8 @@
 // test all count, the Failures table says how to rerun each failure, corrupt input exits 2 with
 // one line, an interrupted run reads as incomplete. Old (unversioned) fixtures read through the
 // compatibility path; testdata/v2 is schema torchstress-results/2 (typed sections and errors, an
-// invalid UTF-8 byte in a message); benchmarks.json follows Google Benchmark's JSON format.
+// invalid UTF-8 byte in a message); benchmarks.json follows Google Benchmark's JSON format;
+// detection lines (testdata/detection) give a Detection section, and only they do.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -498,6 +499,68 @@ TEST(SchemaTwo, AnUnknownSchemaExitsTwoWithOneLineNamingFileAndLine) {
             std::string::npos)
       << r.out;
   EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+}
+
+// ---- detection power (testdata/detection: the lines tools/detection writes, one per op, mode,
+// instrument and device): a Detection section and report.json's "detection", only where such
+// lines are -------------------------------------------------------------------------------------
+
+// report.md from `heading` to the next "## " heading.
+std::string md_section(const std::string& md, const std::string& heading) {
+  const auto b = md.find(heading);
+  return b == std::string::npos ? std::string() : md.substr(b, md.find("\n## ", b + 1) - b);
+}
+
+TEST(Detection, SectionShowsCaughtMissedAndTwinRowsAndReportJsonCarriesTheCells) {
+  ToolRun r = run_tool("detection");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  const std::string md = read_text(r.dir / "report.md");
+  const std::string detection = md_section(md, "\n## Detection\n");
+  ASSERT_FALSE(detection.empty()) << md;
+  EXPECT_GT(md.find("\n## Detection\n"), md.find("## Regression and Other Tests")) << md;
+  for (const char* text :
+       {"**cpu · plain** (2-core Debian 12 VM): caught 2 of 2 bugs in at least one mode; caught in ≥95% of runs: "
+        "threaded 1 of 2, cold 0 of 2; correct twins: 0 false positives in 200 runs.",
+        "| Bug op | Bug class | Expected symptom | threaded | cold |",
+        "| `torchstress_zoo::lazy_init` | unguarded lazy initialisation | crash | 0/20 — missed | "
+        "14/20 · 2.40 s (worst 7.10) · crash 12, exception 2 |",
+        "| `torchstress_zoo::static_scratch` | shared static scratch workspace | wrong value | "
+        "19/20 · 0.81 s (worst 1.93) · wrong value | 0/20 — missed (one thread per process: nothing to race) |",
+        "Correct twins (false positives):\n\n| Twin op | threaded | cold |\n|---|---|---|\n"
+        "| `torchstress_zoo::static_scratch_fixed` | 0/100 | 0/100 |",
+        "**cpu · tsan** (2-core Debian 12 VM): caught 1 of 1 bugs in at least one mode",
+        "| `torchstress_zoo::static_scratch` | shared static scratch workspace | wrong value | "
+        "5/5 · 3.20 s (worst 4.00) · sanitizer report |"}) {
+    EXPECT_NE(detection.find(text), std::string::npos) << "missing: " << text << "\n" << detection;
+  }
+  const Json j = Json::parse(read_text(r.dir / "report.json"));
+  const auto& cells = elems(j, "detection");
+  ASSERT_EQ(cells.size(), 7u) << tsreport::dump_text(at(j, "detection"), 2);
+  EXPECT_EQ(str(cells[0], "op"), "torchstress_zoo::static_scratch");
+  EXPECT_EQ(num(cells[0], "caught"), 19);
+  EXPECT_EQ(num(cells[0], "kinds", "wrong value"), 19);
+  EXPECT_TRUE(flag(cells[4], "twin"));
+  EXPECT_TRUE(at(cells[1], "median_s").is_null());
+  EXPECT_FALSE(cells[0].contains("time")) << "the writer's fields are not the cell's";
+}
+
+TEST(Detection, ResultsWithoutDetectionLinesHaveNoDetectionSection) {
+  for (const char* fixture : {"full", "v2"}) {
+    ToolRun r = run_tool(fixture, "", fs::path(out_dir().string() + "-" + fixture));
+    ASSERT_EQ(r.exit_code, 0) << r.out;
+    EXPECT_EQ(read_text(r.dir / "report.md").find("## Detection"), std::string::npos) << fixture;
+    EXPECT_FALSE(Json::parse(read_text(r.dir / "report.json")).contains("detection")) << fixture;
+  }
+}
+
+TEST(Detection, ALineThatCannotBePlacedExitsTwoNamingFileLineAndField) {
+  ToolRun r = run_tool("detection-bad");
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  EXPECT_NE(r.out.find("results-torchstress_detection_table-7002.jsonl:2: not a torchstress results line: "
+                       "detection line: \"runs\" must be a whole number >= 0"),
+            std::string::npos)
+      << r.out;
+  EXPECT_FALSE(fs::exists(r.dir / "report.md"));
 }
 
 // ---- benchmarks.json: Google Benchmark's JSON format, for its tools/compare.py -----------------

@@ -2,6 +2,7 @@
 // Every wait has a deadline, and the gate can be broken so nobody is ever left blocked.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -15,7 +16,9 @@ class StartGate {
   StartGate(int parties, std::chrono::duration<double> deadline);
 
   // Worker side: announce readiness and wait until opened. Returns false if the gate was broken
-  // or its deadline passed; the worker must then return without doing work.
+  // or its deadline passed; the worker must then return without doing work. Once opened, the
+  // workers line up again by spinning until all are awake (at most kLineUp), so their first ops
+  // start within nanoseconds of each other rather than one condition-variable wake-up apart.
   bool arrive_and_wait(int party);
 
   // Main side: wait (bounded) for every party, then open. On expiry the gate is broken, and
@@ -43,6 +46,8 @@ class StartGate {
   bool broken_ = false;
   std::string why_;
   std::chrono::steady_clock::time_point opened_at_{};
+  std::atomic<int> awake_{0};
+  static constexpr std::chrono::milliseconds kLineUp{100};
 };
 
 // Breaks the gate when the main thread leaves the scope without opening it (early return,
