@@ -36,6 +36,10 @@ battery="$build_dir/tests/torchstress_battery"
 expect_usage_error "battery with TORCHSTRESS_WORKLOAD=op:no::such" "TORCHSTRESS_WORKLOAD='op:no::such' is not accepted (operator 'no::such' is not registered" env TORCHSTRESS_WORKLOAD=op:no::such "$battery"
 expect_usage_error "battery with a two-argument op" "a workload op takes (Tensor) -> Tensor); accepted: mm, matmul128" env TORCHSTRESS_WORKLOAD=op:aten::add.Tensor "$battery"
 expect_usage_error "battery with TORCHSTRESS_OP_LIBRARY=/nonexistent.so" "TORCHSTRESS_OP_LIBRARY='/nonexistent.so' is not accepted: cannot load" env TORCHSTRESS_OP_LIBRARY=/nonexistent.so "$battery"
+detect="$build_dir/tools/detection/torchstress_detection_table"
+expect_usage_error "detection table --runs 0" "--runs='0' is not accepted; accepted: a whole number >= 1" "$detect" --runs 0
+expect_usage_error "detection table --modes warm" "--modes entry 'warm' is not accepted; accepted: threaded, cold, soak" \
+  "$detect" --battery "$battery" --op-library "$battery" --catalogue tests/detection/zoo_catalogue.json --results /tmp/x --modes warm
 expect_usage_error "report without arguments" "--results and --out are required; accepted: torchstress_report --results DIR --out DIR" "$report"
 expect_usage_error "report with an unknown flag" "unknown argument '--bogus'" "$report" --bogus
 exit $((fails > 0))

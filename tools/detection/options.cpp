@@ -11,7 +11,7 @@ namespace tsdetect {
 namespace {
 
 constexpr const char* kAccepted =
-    "accepted: --battery BIN --op-library LIB --catalogue FILE --results DIR [--markdown FILE] [--modes "
+    "accepted: --render DIR[,DIR] --markdown FILE, or --battery BIN --op-library LIB --catalogue FILE --results DIR [--markdown FILE] [--modes "
     "threaded,cold,soak] [--runs N] [--twin-runs N] [--device cpu|cuda|cuda:N] [--ops a,b] [--instrument NAME] "
     "[--wrapper \"CMD ARGS\"] [--soak-seconds S] [--stall-seconds S] [--env K=V] [--hardware TEXT] [--scratch DIR]";
 
@@ -55,6 +55,7 @@ void require_file(const std::string& flag, const std::string& path, int mode) {
 // One flag and its value into `o`.
 void apply(Options& o, const std::string& flag, const std::string& v) {
   if (flag == "--battery") o.battery = v;
+  else if (flag == "--render") o.render = split(v, ',');
   else if (flag == "--op-library") o.op_library = v;
   else if (flag == "--catalogue") o.catalogue = v;
   else if (flag == "--results") o.results = v;
@@ -82,6 +83,10 @@ Options parse_options(int argc, char** argv) {
     const std::string flag = argv[i];
     if (i + 1 >= argc) throw UsageError(fmt::format("{} needs a value; {}", flag, kAccepted));
     apply(o, flag, argv[i + 1]);
+  }
+  if (!o.render.empty()) {
+    if (o.markdown.empty()) throw UsageError(fmt::format("--render needs --markdown FILE; {}", kAccepted));
+    return o;
   }
   require_file("--battery", o.battery, X_OK);
   require_file("--op-library", o.op_library, R_OK);

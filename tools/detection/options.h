@@ -14,6 +14,7 @@ struct UsageError : std::runtime_error {
 
 struct Options {
   std::string battery, op_library, catalogue, results, markdown;
+  std::vector<std::string> render;  // --render: folders whose detection lines become --markdown
   std::vector<std::string> modes = {"threaded", "cold", "soak"};
   std::vector<std::string> ops;  // empty: every op of the catalogue for this device
   int runs = 20;
