@@ -6,6 +6,7 @@
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <fmt/format.h>
 
+#include <optional>
 #include <stdexcept>
 
 #include "torchstress/seeded.h"
@@ -41,7 +42,7 @@ std::optional<c10::OperatorHandle> find_callable(const std::string& qualified, s
                            c10::toString(schema));
     return std::nullopt;
   }
-  return op;
+  return *op;  // c10::optional before LibTorch 2.3, std::optional after
 }
 
 // Thread t's input: a seeded float32 [64, 64 + t] matrix, so threads differ in values and in
