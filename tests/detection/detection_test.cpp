@@ -5,6 +5,8 @@
 // as caught when one of a few runs catches it; docs/detection.md has the measured rates.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <string>
 #include <vector>
 
@@ -20,6 +22,8 @@ int Attempts(const std::string& mode) { return mode == "cold" ? 12 : 3; }
 
 std::vector<tsdetect::CatalogueEntry> Catalogue() { return tsdetect::read_catalogue(TORCHSTRESS_ZOO_CATALOGUE); }
 
+std::string ShortName(const std::string& op) { return op.substr(op.find("::") + 2); }
+
 tsdetect::TrialSpec Trial(const tsdetect::CatalogueEntry& c, const std::string& op) {
   tsdetect::TrialSpec s;
   s.battery = TORCHSTRESS_BATTERY_BINARY;
@@ -30,7 +34,8 @@ tsdetect::TrialSpec Trial(const tsdetect::CatalogueEntry& c, const std::string& 
   s.soak_seconds = 5;
   s.stall_seconds = 3;
   s.env = c.env;
-  s.scratch = ::testing::TempDir() + "torchstress-detection-" + c.test_mode;
+  // A folder per trial process and op: ctest -j runs several detection tests at once.
+  s.scratch = ::testing::TempDir() + "torchstress-detection-" + std::to_string(::getpid()) + "-" + ShortName(c.op);
   return s;
 }
 
@@ -55,9 +60,7 @@ TEST_P(Zoo, BugIsCaughtWithItsSymptomAndTwinPasses) {
   EXPECT_FALSE(twin.caught) << c.twin << " (the correct twin) failed: " << Describe(twin);
 }
 
-std::string Name(const ::testing::TestParamInfo<tsdetect::CatalogueEntry>& info) {
-  return info.param.op.substr(info.param.op.find("::") + 2);
-}
+std::string Name(const ::testing::TestParamInfo<tsdetect::CatalogueEntry>& info) { return ShortName(info.param.op); }
 
 INSTANTIATE_TEST_SUITE_P(Detection, Zoo, ::testing::ValuesIn(Catalogue()), Name);
 

@@ -8,10 +8,9 @@
 
 #include <regex>
 
-
+#include "torchstress/results_schema.h"
 #if TORCHSTRESS_HAVE_CUDA
 #include "torchstress/cuda_compat.h"
-#include "torchstress/results_schema.h"
 #endif
 
 namespace torchstress {
