@@ -155,5 +155,8 @@ int main(int argc, char** argv) {
   } catch (const tsdetect::UsageError& e) {
     std::fprintf(stderr, "torchstress_detection_table: %s\n", e.what());
     return 2;
+  } catch (const std::exception& e) {  // a trial that could not run: the cells written so far stay
+    std::fprintf(stderr, "torchstress_detection_table: %s\n", e.what());
+    return 1;
   }
 }

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <sstream>
 
 #include "trial.h"
@@ -52,6 +53,16 @@ void require_file(const std::string& flag, const std::string& path, int mode) {
   }
 }
 
+// `program` as run_child() would find it: a path, or a name on PATH.
+bool runnable(const std::string& program) {
+  if (program.find('/') != std::string::npos) return ::access(program.c_str(), X_OK) == 0;
+  const char* path = std::getenv("PATH");
+  for (const auto& dir : split(path ? path : "", ':')) {
+    if (::access((dir + "/" + program).c_str(), X_OK) == 0) return true;
+  }
+  return false;
+}
+
 // One flag and its value into `o`.
 void apply(Options& o, const std::string& flag, const std::string& v) {
   if (flag == "--battery") o.battery = v;
@@ -92,6 +103,11 @@ Options parse_options(int argc, char** argv) {
   require_file("--op-library", o.op_library, R_OK);
   require_file("--catalogue", o.catalogue, R_OK);
   if (o.results.empty()) throw UsageError(fmt::format("--results is required; {}", kAccepted));
+  if (!o.wrapper.empty() && !runnable(o.wrapper[0])) {
+    throw UsageError(fmt::format("--wrapper program '{}' is not accepted: not found on PATH; accepted: a path or a "
+                                 "program on PATH (e.g. /usr/local/cuda/bin/compute-sanitizer)",
+                                 o.wrapper[0]));
+  }
   for (const auto& m : o.modes) {
     if (!is_mode(m)) throw UsageError(fmt::format("--modes entry '{}' is not accepted; accepted: threaded, cold, soak", m));
   }
