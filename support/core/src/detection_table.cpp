@@ -72,29 +72,33 @@ bool instrument_less(const std::string& a, const std::string& b) {
   return ranked_less(known, a, b);
 }
 
-// ---- one device and instrument --------------------------------------------------------------------
+// ---- one machine, device and instrument ------------------------------------------------------------
 
 // op -> mode -> cell; std::map sorts the rows by op name.
 using Rows = std::map<std::string, std::map<std::string, const DetectionCell*>>;
 
+// One table per (device, instrument, hardware): the same bug measured on two machines is two rows
+// of evidence, never one cell overwriting the other.
 struct Block {
   std::string device, instrument;
-  std::vector<std::string> hardware;  // distinct, in order of first appearance
+  std::vector<std::string> hardware;  // the one machine of the block ("" when unnamed)
   Rows bugs, twins;
 };
 
 std::vector<Block> blocks_of(const std::vector<DetectionCell>& cells) {
   std::vector<Block> blocks;
   for (const auto& c : cells) {
-    auto it = std::find_if(blocks.begin(), blocks.end(),
-                           [&](const Block& b) { return b.device == c.device && b.instrument == c.instrument; });
-    if (it == blocks.end()) it = blocks.insert(blocks.end(), Block{c.device, c.instrument, {}, {}, {}});
-    if (!c.hardware.empty() && std::find(it->hardware.begin(), it->hardware.end(), c.hardware) == it->hardware.end())
-      it->hardware.push_back(c.hardware);
+    const std::vector<std::string> hw = c.hardware.empty() ? std::vector<std::string>{} : std::vector{c.hardware};
+    auto it = std::find_if(blocks.begin(), blocks.end(), [&](const Block& b) {
+      return b.device == c.device && b.instrument == c.instrument && b.hardware == hw;
+    });
+    if (it == blocks.end()) it = blocks.insert(blocks.end(), Block{c.device, c.instrument, hw, {}, {}});
     (c.twin ? it->twins : it->bugs)[c.op][c.mode] = &c;  // a later line for the same cell stands
   }
-  std::sort(blocks.begin(), blocks.end(), [](const Block& a, const Block& b) {
-    return a.device != b.device ? a.device < b.device : instrument_less(a.instrument, b.instrument);
+  std::stable_sort(blocks.begin(), blocks.end(), [](const Block& a, const Block& b) {
+    if (a.device != b.device) return a.device < b.device;
+    if (a.instrument != b.instrument) return instrument_less(a.instrument, b.instrument);
+    return a.hardware < b.hardware;
   });
   return blocks;
 }

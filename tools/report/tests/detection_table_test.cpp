@@ -156,6 +156,18 @@ TEST(DetectionTable, OneBlockPerDeviceAndInstrumentInInstrumentOrder) {
   EXPECT_TRUE(torchstress::detection_markdown({}).empty());
 }
 
+TEST(DetectionTable, TheSameCellOnTwoMachinesIsTwoBlocks) {
+  DetectionCell box = cell("zoo::bug", "threaded", 20, 3);
+  box.hardware = "CPU box";
+  DetectionCell gpu_host = cell("zoo::bug", "threaded", 10, 10);
+  gpu_host.hardware = "H100 host";
+  const std::string md = torchstress::detection_markdown({box, gpu_host});
+  EXPECT_NE(md.find("**cpu · plain** (CPU box)"), std::string::npos) << md;
+  EXPECT_NE(md.find("**cpu · plain** (H100 host)"), std::string::npos) << md;
+  EXPECT_NE(md.find("| 3/20 · "), std::string::npos) << md;
+  EXPECT_NE(md.find("| 10/10 · "), std::string::npos) << md;
+}
+
 TEST(DetectionTable, ACellGivenTwiceShowsTheLaterOne) {
   const std::string md =
       torchstress::detection_markdown({cell("zoo::bug", "threaded", 20, 3), cell("zoo::bug", "threaded", 40, 40)});
