@@ -51,5 +51,15 @@ TEST(Soak, EightThreads60sPoolStreamPerThread) {
 }
 TEST(Soak, EightThreadsShort) { RunSoak(run_spec_from_knobs(), knobs().soak_short_seconds); }
 
+// Pipelined submission, the pattern of most upstream repros: ops issued back to back with no sync,
+// every CHECK_BATCH ops one sync and the check of all of them.
+RunSpec Pipelined() {
+  RunSpec spec = run_spec_from_knobs();
+  spec.sync = SyncPolicy::kNone;
+  return spec;
+}
+TEST(Soak, EightThreads60sPipelined) { RunSoak(Pipelined(), knobs().soak_seconds); }
+TEST(Soak, EightThreadsShortPipelined) { RunSoak(Pipelined(), knobs().soak_short_seconds); }
+
 }  // namespace
 }  // namespace torchstress

@@ -59,7 +59,7 @@ RunResult RunPipelined(Workload& w, RunSpec spec, long ops) {
   spec.threads = 1;
   spec.iterations = ops;
   spec.duration = std::chrono::duration<double>(0.0);
-  spec.sync_each_op = false;
+  spec.sync = SyncPolicy::kNone;
   spec.check_each_op = true;
   spec.defer_checks = true;
   spec.keep_prepared = true;
@@ -107,7 +107,6 @@ ScalingTable RunScaling(const ScalingConfig& c, const RunSpec& policy, std::vect
     RunSpec spec = policy;
     spec.threads = static_cast<int>(threads);
     spec.iterations = ops;
-    spec.sync_each_op = true;
     spec.check_each_op = true;
     RunResult r = run_workload(*w, spec);  // wall time starts at gate opening: creation untimed
     append(errors, r.errors);

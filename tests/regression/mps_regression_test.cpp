@@ -108,7 +108,8 @@ TEST(MpsSynchronize, DeviceSyncInOneThreadWhileThreeEncodeKeepsResultsCorrect) {
 #if TORCHSTRESS_MPS_API
   SyncWhileEncodingWorkload w(device_for(Backend::kMps), 4);
   RunSpec spec = ReproSpec(4, scaled(200));
-  spec.sync_each_op = false;  // only the sync thread synchronizes; the others read results back
+  spec.sync = SyncPolicy::kNone;  // only the sync thread synchronizes; the others read results back,
+  spec.check_batch = 1;           // each op's as it completes
   RunResult r = RunAgainstClosedForm(w, spec, {1e-4, 1e-4});
   record_run(r);
   EXPECT_THAT(r.errors, HasNoErrors());

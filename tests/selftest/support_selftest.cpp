@@ -272,7 +272,7 @@ TEST(Runner, PipelinedModeChecksEveryOutputAfterTheFinalSync) {
   auto mm = make_workload("mm", c10::Device(c10::kCPU));
   RunSpec spec;
   spec.iterations = 6;
-  spec.sync_each_op = false;
+  spec.sync = SyncPolicy::kNone;
   spec.defer_checks = true;
   spec.fault = {FaultKind::kWrong, 0, 4, ""};
   RunResult r = run_workload(*mm, spec);

@@ -1,7 +1,9 @@
 // torchstress_throughput: harness overhead, measured side by side in one process. For one
-// workload, thread count and stream policy it runs (a) a bare LibTorch loop (threads, the op, a
-// sync and one host read per op; no gate, watchdog or checks) and (b) the suite's runner on the
-// same op (every output checked), alternating, and prints ops/s of each and their ratio.
+// workload, thread count and stream/sync policy it runs, alternating: (a) the seed's bare loop
+// (threads, the op, the policy's sync; nothing else: no gate, watchdog or checks), (b) the suite's
+// runner as the tests run it (every output checked in batches of TORCHSTRESS_CHECK_BATCH),
+// (c) the runner checking each op as it completes (batch 1) and (d) the runner with no checks, and
+// prints ops/s of (a) and each ratio to it.
 //   torchstress_throughput --workload matmul128 --threads 8 --seconds 5 [--repetitions 3] [--json]
 // Device and CUDA stream/sync policy come from the usual knobs (TORCHSTRESS_DEVICE, _CUDA_STREAMS, _SYNC).
 #include <ATen/ATen.h>
@@ -73,7 +75,8 @@ Args parse(int argc, char** argv) {
   return a;
 }
 
-// The bare loop: what a user's thread pool does, without the suite.
+// The seed's loop: what a user's thread pool does, without the suite: the op and the policy's sync
+// (under sync `none`, a stream sync every check_batch ops, as the runner's batch check does).
 double bare_ops_per_second(ts::Workload& w, const ts::RunSpec& policy, int threads, double seconds) {
   std::atomic<bool> stop{false};
   std::atomic<long> ops{0};
@@ -87,11 +90,14 @@ double bare_ops_per_second(ts::Workload& w, const ts::RunSpec& policy, int threa
       long n = 0;
       while (!stop.load(std::memory_order_relaxed)) {
         at::Tensor out = w.run_once(t);
-        if (!ts::host_read_syncs_thread_work(w.device(), policy.sync)) ts::sync_thread_work(w.device(), policy.sync);
-        volatile float host = out.sum().item<float>();  // the host read (and sync) a user's code does
-        (void)host;
         ++n;
+        if (policy.sync != ts::SyncPolicy::kNone) {
+          ts::sync_thread_work(w.device(), policy.sync);
+        } else if (n % policy.check_batch == 0) {
+          ts::sync_thread_work(w.device(), ts::SyncPolicy::kStream);
+        }
       }
+      ts::sync_thread_work(w.device(), ts::SyncPolicy::kStream);
       ops.fetch_add(n);
     });
   }
@@ -101,6 +107,36 @@ double bare_ops_per_second(ts::Workload& w, const ts::RunSpec& policy, int threa
   stop.store(true);
   for (auto& th : pool) th.join();
   return ops.load() / std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+struct Row {
+  c10::Device device;
+  ts::RunSpec spec;
+  ts::Summary bare, batched, eager, unchecked;
+  long errors;
+};
+
+void print_row(const Args& a, const Row& r) {
+  const std::string policy = r.device.is_cuda()
+                                 ? fmt::format("{}/{}", ts::to_string(r.spec.cuda_streams), ts::to_string(r.spec.sync))
+                                 : fmt::format("sync {}", ts::to_string(r.spec.sync));
+  const double b = r.bare.median;
+  if (a.json) {
+    std::printf(
+        "{\"workload\":\"%s\",\"device\":\"%s\",\"hardware\":\"%s\",\"threads\":%ld,\"policy\":\"%s\","
+        "\"check_batch\":%d,\"inputs_per_thread\":%d,\"bare_ops_s\":%.1f,\"bare_spread\":%.3f,"
+        "\"harness_ops_s\":%.1f,\"harness_spread\":%.3f,\"ratio\":%.3f,\"eager_ops_s\":%.1f,\"eager_ratio\":%.3f,"
+        "\"unchecked_ops_s\":%.1f,\"unchecked_ratio\":%.3f,\"harness_errors\":%ld}\n",
+        a.workload.c_str(), r.device.str().c_str(), ts::hardware_name(r.device).c_str(), a.threads, policy.c_str(),
+        r.spec.check_batch, r.spec.inputs_per_thread, b, r.bare.spread, r.batched.median, r.batched.spread,
+        r.batched.median / b, r.eager.median, r.eager.median / b, r.unchecked.median, r.unchecked.median / b, r.errors);
+    return;
+  }
+  std::printf("%-12s %-8s %-20s %7s %12s %14s %7s %8s %9s %7s\n", "workload", "device", "policy", "threads",
+              "seed ops/s", "suite ops/s", "ratio", "eager", "no-check", "errors");
+  std::printf("%-12s %-8s %-20s %7ld %12.1f %14.1f %7.3f %8.3f %9.3f %7ld\n", a.workload.c_str(),
+              r.device.str().c_str(), policy.c_str(), a.threads, b, r.batched.median, r.batched.median / b,
+              r.eager.median / b, r.unchecked.median / b, r.errors);
 }
 
 }  // namespace
@@ -122,44 +158,33 @@ int main(int argc, char** argv) {
     usage_error(std::string("--workload: ") + e.what());
   }
   const int threads = static_cast<int>(a.threads);
-  ts::RunSpec spec = ts::run_spec_from_knobs();  // stream and sync policy, deadlines
+  ts::RunSpec spec = ts::run_spec_from_knobs();  // stream, sync and check policy, deadlines
   spec.threads = threads;
   spec.duration = std::chrono::duration<double>(a.seconds);
-  w->prepare(threads);
+  spec.keep_prepared = true;
+  w->prepare(threads, spec.inputs_per_thread);
   bare_ops_per_second(*w, spec, threads, std::min(1.0, a.seconds));  // warm-up (allocator, kernels, handles)
 
-  // Three ways, alternated so drift hits all alike: the bare loop; the harness as the tests run it
-  // (every output checked); the harness with checks off (gate, watchdog, progress, sync only), which
-  // splits the runner's own cost from the value check's.
-  std::vector<double> bare, harness, unchecked;
+  // Alternated so drift hits all alike. The no-check run splits the runner's own cost (gate,
+  // watchdog, progress) from the value check's.
+  const int batch = spec.check_batch;
+  std::vector<double> bare, batched, eager, unchecked;
   long errors = 0;
+  auto harness = [&](int check_batch, bool check) {
+    ts::RunSpec run = spec;
+    run.check_batch = check_batch;
+    run.check_each_op = check;
+    ts::RunResult r = ts::run_workload(*w, run);
+    errors += r.failed_ops;
+    return r.ops_per_second;
+  };
   for (long rep = 0; rep < a.repetitions; ++rep) {
     bare.push_back(bare_ops_per_second(*w, spec, threads, a.seconds));
-    spec.check_each_op = true;
-    ts::RunResult r = ts::run_workload(*w, spec);
-    harness.push_back(r.ops_per_second);
-    errors += r.failed_ops;
-    spec.check_each_op = false;
-    unchecked.push_back(ts::run_workload(*w, spec).ops_per_second);
+    batched.push_back(harness(batch, true));
+    eager.push_back(harness(1, true));
+    unchecked.push_back(harness(batch, false));
   }
-  const auto b = ts::summarize(bare);
-  const auto h = ts::summarize(harness);
-  const auto u = ts::summarize(unchecked);
-  const std::string policy =
-      device.is_cuda() ? fmt::format("{}/{}", ts::to_string(spec.cuda_streams), ts::to_string(spec.sync)) : "n/a";
-  if (a.json) {
-    std::printf(
-        "{\"workload\":\"%s\",\"device\":\"%s\",\"hardware\":\"%s\",\"threads\":%d,\"policy\":\"%s\","
-        "\"bare_ops_s\":%.1f,\"bare_spread\":%.3f,\"harness_ops_s\":%.1f,\"harness_spread\":%.3f,"
-        "\"ratio\":%.3f,\"unchecked_ops_s\":%.1f,\"unchecked_ratio\":%.3f,\"harness_errors\":%ld}\n",
-        a.workload.c_str(), device.str().c_str(), ts::hardware_name(device).c_str(), threads, policy.c_str(), b.median,
-        b.spread, h.median, h.spread, h.median / b.median, u.median, u.median / b.median, errors);
-  } else {
-    std::printf("%-12s %-8s %-20s %7s %12s %14s %7s %16s %7s %7s\n", "workload", "device", "policy", "threads",
-                "bare ops/s", "harness ops/s", "ratio", "no-check ops/s", "ratio", "errors");
-    std::printf("%-12s %-8s %-20s %7d %12.1f %14.1f %7.3f %16.1f %7.3f %7ld\n", a.workload.c_str(),
-                device.str().c_str(), policy.c_str(), threads, b.median, h.median, h.median / b.median, u.median,
-                u.median / b.median, errors);
-  }
+  print_row(a, Row{device, spec, ts::summarize(bare), ts::summarize(batched), ts::summarize(eager),
+                   ts::summarize(unchecked), errors});
   return errors == 0 ? 0 : 1;
 }

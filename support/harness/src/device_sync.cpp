@@ -9,7 +9,17 @@
 namespace torchstress {
 
 const char* to_string(StreamPolicy p) { return p == StreamPolicy::kShared ? "shared" : "per-thread"; }
-const char* to_string(SyncPolicy p) { return p == SyncPolicy::kStream ? "stream" : "device"; }
+const char* to_string(SyncPolicy p) {
+  switch (p) {
+    case SyncPolicy::kStream:
+      return "stream";
+    case SyncPolicy::kDevice:
+      return "device";
+    case SyncPolicy::kNone:
+      break;
+  }
+  return "none";
+}
 
 WorkerStreamScope::WorkerStreamScope(const c10::Device& device, StreamPolicy policy) {
 #if TORCHSTRESS_HAVE_CUDA
@@ -25,7 +35,7 @@ WorkerStreamScope::WorkerStreamScope(const c10::Device& device, StreamPolicy pol
 WorkerStreamScope::~WorkerStreamScope() = default;
 
 void sync_thread_work(const c10::Device& device, SyncPolicy policy) {
-  if (device.is_cpu()) return;
+  if (device.is_cpu() || policy == SyncPolicy::kNone) return;
 #if TORCHSTRESS_HAVE_CUDA
   if (device.is_cuda()) {
     if (policy == SyncPolicy::kStream) {

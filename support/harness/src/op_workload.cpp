@@ -45,8 +45,8 @@ std::optional<c10::OperatorHandle> find_callable(const std::string& qualified, s
   return *op;  // c10::optional before LibTorch 2.3, std::optional after
 }
 
-// Thread t's input: a seeded float32 [64, 64 + t] matrix, so threads differ in values and in
-// shape (kernels that cache per shape see several shapes at once).
+// Thread t's inputs: seeded float32 [64, 64 + t] matrices, so threads differ in values and in
+// shape (kernels that cache per shape see several shapes at once), and a thread's inputs in values.
 class OpWorkload : public Workload {
  public:
   OpWorkload(const std::string& qualified, c10::OperatorHandle op, c10::Device d)
@@ -55,8 +55,10 @@ class OpWorkload : public Workload {
   at::Tensor run_once(int thread) override { return call(stage_input(inputs(thread)[0])); }
 
  protected:
-  std::vector<at::Tensor> make_inputs(int thread) const override {
-    return {seeded_randn({64, 64 + thread}, kBaseSeed + static_cast<uint64_t>(thread))};
+  bool fresh_inputs() const override { return true; }
+  std::vector<at::Tensor> make_inputs(int thread) const override { return make_inputs(thread, 0); }
+  std::vector<at::Tensor> make_inputs(int thread, int input) const override {
+    return {seeded_randn({64, 64 + thread}, input_seed(thread, input))};
   }
   // The CPU cross-check needs a CPU kernel; a device-only op is checked against itself only.
   at::Tensor run_on_cpu(const std::vector<at::Tensor>& in) override {

@@ -14,6 +14,7 @@
 #include "torchstress/log.h"
 #include "torchstress/progress.h"
 #include "torchstress/results_sink.h"
+#include "torchstress/schedule_noise.h"
 #include "torchstress/start_gate.h"
 #include "torchstress/warning_capture.h"
 
@@ -36,9 +37,9 @@ struct Shared {
   std::atomic<long>& failed;
 };
 
-// Checks one output against the thread's reference; records and returns false when it is wrong.
+// Checks one output against the reference of its input; records and returns false when it is wrong.
 bool check_output(Shared& s, int t, long i, const at::Tensor& out, const std::string& dev) {
-  auto err = s.w.check(t, out);
+  auto err = s.w.check(t, out, static_cast<int>(i % s.w.inputs_per_thread()));
   if (!err) return true;
   err->thread = t;
   err->iteration = i;
@@ -48,48 +49,80 @@ bool check_output(Shared& s, int t, long i, const at::Tensor& out, const std::st
   return false;
 }
 
-// One op of the loop: injection, the op, the policy's sync, and (unless deferred) its check.
-bool run_one_op(Shared& s, int t, long i, const c10::Device& device, const std::string& dev,
-                std::vector<std::pair<long, at::Tensor>>& kept) {
+// A worker's outputs waiting for their batch check: consecutive iterations from `first`.
+struct PendingChecks {
+  std::vector<at::Tensor> outputs;
+  long first = 0;
+};
+
+// Checks the pending outputs, check_batch at a time (one fused comparison and one host read each),
+// recording every wrong one with its own iteration.
+void flush_checks(Shared& s, int t, PendingChecks& p, const std::string& dev) {
+  const size_t batch = static_cast<size_t>(std::max(1, s.spec.check_batch));
+  const int inputs = s.w.inputs_per_thread();
+  for (size_t from = 0; from < p.outputs.size(); from += batch) {
+    const std::vector<at::Tensor> chunk(p.outputs.begin() + static_cast<long>(from),
+                                        p.outputs.begin() + static_cast<long>(std::min(p.outputs.size(), from + batch)));
+    const long first = p.first + static_cast<long>(from);
+    s.board.begin(t, first + static_cast<long>(chunk.size()) - 1, "check");
+    try {
+      for (auto& [k, err] : s.w.check_batch(t, static_cast<int>(first % inputs), chunk)) {
+        err.thread = t;
+        err.iteration = first + static_cast<long>(k);
+        err.op = s.w.name();
+        err.device = dev;
+        s.sink.add(std::move(err));
+        s.failed.fetch_add(1);
+      }
+    } catch (const std::exception&) {  // an asynchronous device error surfaces at the batch's read
+      record_current_exception(s.sink, t, first + static_cast<long>(chunk.size()) - 1, s.w.name(), dev);
+      s.failed.fetch_add(1);
+    }
+  }
+  p.outputs.clear();
+}
+
+// One op of the loop: its input, injection, the op, the policy's sync, and its check (at once when
+// check_batch is 1, else kept for the batch check).
+bool run_one_op(Shared& s, int t, long i, const c10::Device& device, const std::string& dev, PendingChecks& p) {
   const RunSpec& spec = s.spec;
-  const bool check_now = spec.check_each_op && !spec.defer_checks;
+  const bool eager = spec.check_each_op && !spec.defer_checks && spec.check_batch <= 1;
   try {
+    s.w.use_input(t, static_cast<int>(i % s.w.inputs_per_thread()));
     inject_before_op(spec.fault, t, i);
     at::Tensor out = s.w.run_once(t);
     out = inject_after_op(spec.fault, t, i, out);
-    if (spec.sync_each_op && !(check_now && host_read_syncs_thread_work(device, spec.sync))) {
-      sync_thread_work(device, spec.sync);
-    }
-    if (check_now) return check_output(s, t, i, out, dev);
-    if (spec.defer_checks) kept.emplace_back(i, std::move(out));
+    if (!(eager && host_read_syncs_thread_work(device, spec.sync))) sync_thread_work(device, spec.sync);
+    if (eager) return check_output(s, t, i, out, dev);
+    if (!spec.check_each_op) return true;
+    if (p.outputs.empty()) p.first = i;
+    p.outputs.push_back(std::move(out));
+    if (!spec.defer_checks && p.outputs.size() >= static_cast<size_t>(spec.check_batch)) flush_checks(s, t, p, dev);
   } catch (const std::exception&) {
     record_current_exception(s.sink, t, i, s.w.name(), dev);
+    flush_checks(s, t, p, dev);  // a batch holds consecutive iterations only
     return false;
   }
   return true;
 }
 
-// Pipelined end of a worker: one sync for everything it issued (the clock stops there), then the
-// deferred checks of every kept output.
-void finish_worker(Shared& s, int t, long done, const c10::Device& device, const std::string& dev,
-                   std::vector<std::pair<long, at::Tensor>>& kept) {
-  if (!s.spec.sync_each_op) {
+// End of a worker: the last batch checked; under sync `none` one sync for what is still in flight
+// (the clock stops there); deferred checks (the bench's baseline) only after the clock.
+void finish_worker(Shared& s, int t, long done, const c10::Device& device, const std::string& dev, PendingChecks& p) {
+  if (!s.spec.defer_checks) flush_checks(s, t, p, dev);
+  if (s.spec.sync == SyncPolicy::kNone || s.spec.defer_checks) {
     s.board.begin(t, done, "final sync");
     try {
-      sync_thread_work(device, s.spec.sync);
+      sync_thread_work(device, s.spec.sync == SyncPolicy::kNone ? SyncPolicy::kStream : s.spec.sync);
     } catch (const std::exception&) {
       record_current_exception(s.sink, t, done, "final sync", dev);
     }
   }
   s.work_end[static_cast<size_t>(t)] = Clock::now();
-  for (auto& [i, out] : kept) {
-    s.board.begin(t, i, "check");
-    if (!check_output(s, t, i, out, dev)) s.failed.fetch_add(1);
-  }
-  kept.clear();
+  flush_checks(s, t, p, dev);
 }
 
-// One worker's life: stream scope, warning capture, gate, loop, each op checked.
+// One worker's life: stream scope, warning capture, gate, loop with schedule noise, every op checked.
 void worker(int t, Shared& s) {
   const c10::Device device = s.w.device_of(t);
   const std::string dev = device.str();
@@ -99,20 +132,22 @@ void worker(int t, Shared& s) {
     WorkerStreamScope stream(device, s.spec.cuda_streams);
     ScopedWarningCapture warnings(s.sink, t, &iteration);
     c10::NoGradGuard no_grad;
+    ScheduleNoise noise(s.spec.noise, t, s.spec.threads);
     if (!s.gate.arrive_and_wait(t)) {
       s.board.done(t);
       return;
     }
-    std::vector<std::pair<long, at::Tensor>> kept;
+    PendingChecks pending;
     const bool timed = s.spec.duration.count() > 0;
     for (long i = 0; timed ? !s.stop.load(std::memory_order_relaxed) : i < s.spec.iterations; ++i) {
       iteration.store(i, std::memory_order_relaxed);
+      if (i > 0) noise.at_op_boundary();
       s.board.begin(t, i, s.w.name());
       ++done;
-      if (!run_one_op(s, t, i, device, dev, kept)) s.failed.fetch_add(1);
+      if (!run_one_op(s, t, i, device, dev, pending)) s.failed.fetch_add(1);
       s.board.finish_op(t);
     }
-    finish_worker(s, t, done, device, dev, kept);
+    finish_worker(s, t, done, device, dev, pending);
   } catch (const std::exception& e) {
     record_current_exception(s.sink, t, iteration.load(), "worker setup", dev);
     s.gate.break_gate(fmt::format("thread {} failed before starting: {}", t, e.what()));
@@ -174,7 +209,11 @@ std::string RunResult::success_ratio() const { return fmt::format("{}/{}", succe
 
 RunResult run_workload(Workload& w, const RunSpec& spec) {
   w.arm_fault(spec.fault);
-  if (!(spec.keep_prepared && w.prepared_threads() >= spec.threads)) w.prepare(spec.threads);
+  if (!(spec.keep_prepared && w.prepared_threads() >= spec.threads)) w.prepare(spec.threads, spec.inputs_per_thread);
+  if (spec.noise.on()) {
+    logger("runner")->info("schedule noise {:.3g}, seed {} (thread {} delayed; replay: TORCHSTRESS_NOISE_SEED={})",
+                           spec.noise.level, spec.noise.seed, delayed_thread(spec.noise, spec.threads), spec.noise.seed);
+  }
   const std::string test = current_test_name();
   const auto n = static_cast<size_t>(spec.threads);
   ErrorSink sink(kKeepPerKind, &spec.results_sink());
@@ -192,6 +231,7 @@ RunResult run_workload(Workload& w, const RunSpec& spec) {
   r.device = w.device().str();
   r.threads = spec.threads;
   r.results = spec.results;
+  r.noise = spec.noise;
   {
     Watchdog watchdog(board, spec.stall_deadline, test.empty() ? std::string(w.name()) : test, spec.results_sink());
     GateBreaker breaker(gate);
@@ -297,6 +337,10 @@ void record_run(const RunResult& r, const std::string& prefix) {
   out.record(prefix + "errors", static_cast<double>(r.failed_ops));
   out.record(prefix + "duration_s", r.wall_seconds);
   if (r.first_error_s >= 0) out.record(prefix + "first_error_s", r.first_error_s);
+  if (r.noise.on()) {  // what replays the run's interleaving
+    out.record(prefix + "noise_level", r.noise.level);
+    out.record(prefix + "noise_seed", std::to_string(r.noise.seed));
+  }
   out.record(prefix + "ops_per_s", r.ops_per_second);
   out.record(prefix + "min_thread_ops", static_cast<double>(r.min_thread_ops()));
   out.record(prefix + "max_thread_ops", static_cast<double>(r.max_thread_ops()));

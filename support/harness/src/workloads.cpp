@@ -37,9 +37,12 @@ class MmWorkload : public Workload {
   }
 
  protected:
-  std::vector<at::Tensor> make_inputs(int thread) const override {
-    if (self_) return {seeded_randn({n_, n_}, kSeed + 2 * thread)};
-    return {seeded_randn({n_, n_}, kSeed + 2 * thread), seeded_randn({n_, n_}, kSeed + 2 * thread + 1)};
+  bool fresh_inputs() const override { return true; }
+  std::vector<at::Tensor> make_inputs(int thread) const override { return make_inputs(thread, 0); }
+  std::vector<at::Tensor> make_inputs(int thread, int input) const override {
+    const uint64_t seed = input_seed(thread, input);
+    if (self_) return {seeded_randn({n_, n_}, seed)};
+    return {seeded_randn({n_, n_}, seed), seeded_randn({n_, n_}, seed + 1)};
   }
   at::Tensor run_on_cpu(const std::vector<at::Tensor>& in) override {
     return self_ ? at::matmul(in[0], in[0]) : at::mm(in[0], in[1]);
@@ -75,8 +78,10 @@ class ModuleWorkload : public Workload {
 
  protected:
   virtual at::Tensor forward(ModuleHolder& m, const at::Tensor& x) { return m->forward(x); }
-  std::vector<at::Tensor> make_inputs(int thread) const override {
-    return {seeded_randn(input_shape_, kSeed + thread)};
+  bool fresh_inputs() const override { return true; }
+  std::vector<at::Tensor> make_inputs(int thread) const override { return make_inputs(thread, 0); }
+  std::vector<at::Tensor> make_inputs(int thread, int input) const override {
+    return {seeded_randn(input_shape_, input_seed(thread, input))};
   }
   at::Tensor run_on_cpu(const std::vector<at::Tensor>& in) override {
     c10::NoGradGuard no_grad;
@@ -108,81 +113,9 @@ class TransformerWorkload : public ModuleWorkload<torch::nn::TransformerEncoderL
   }
 };
 
-}  // namespace
 
-void Workload::spread_over(std::vector<c10::Device> devices) {
-  thread_devices_ = std::move(devices);
-  if (!thread_devices_.empty()) device_ = thread_devices_.front();
-}
-
-void Workload::prepare(int threads) {
-  prepare_inputs(threads);
-  compute_references();
-}
-
-void Workload::prepare_inputs(int threads) {
-  inputs_.clear();
-  references_.clear();
-  ref_absmax_.clear();
-  diff_scratch_.clear();
-  for (int t = 0; t < threads; ++t) {
-    std::vector<at::Tensor> on_device;
-    for (const auto& cpu : make_inputs(t)) on_device.push_back(cpu.to(device_of(t)));
-    inputs_.push_back(std::move(on_device));
-  }
-  for (const auto& d : thread_devices_.empty() ? std::vector<c10::Device>{device_} : thread_devices_) sync_device(d);
-}
-
-void Workload::compute_references() {
-  c10::NoGradGuard no_grad;
-  references_.clear();
-  ref_absmax_.clear();
-  diff_scratch_.clear();
-  const int threads = static_cast<int>(inputs_.size());
-  for (int t = 0; t < threads; ++t) {
-    at::Tensor ref = run_once(t);
-    sync_device(device_of(t));
-    references_.push_back(ref.detach().clone());
-    diff_scratch_.push_back(at::empty_like(references_.back()));
-    ref_absmax_.push_back(ref.abs().max().item<double>());
-  }
-  // Cross-check the device against the CPU once (thread 0): a device that is wrong even on one
-  // thread must not become the reference.
-  if (!device_.is_cpu()) {
-    at::Tensor cpu_out = run_on_cpu(make_inputs(0));
-    if (!cpu_out.defined()) return;  // the workload has no CPU twin (a device-only op)
-    at::Tensor dev_out = references_[0].to(at::kCPU);
-    const double diff = (dev_out - cpu_out).abs().max().item<double>();
-    const double allowed = cpu_tolerance_.atol + cpu_tolerance_.rtol * cpu_out.abs().max().item<double>();
-    if (!(diff <= allowed)) {
-      throw std::runtime_error(
-          fmt::format("{} on {} disagrees with the CPU before any threading: max abs diff {:.6g} > {:.6g}", name(),
-                      device_.str(), diff, allowed));
-    }
-  }
-}
-
-std::optional<ErrorRecord> Workload::check(int thread, const at::Tensor& output) const {
-  const auto& ref = references_[static_cast<size_t>(thread)];
-  // One reduction and one host read per op: NaN makes the comparison false, then classify.
-  const double allowed = tolerance_.atol + tolerance_.rtol * ref_absmax_[static_cast<size_t>(thread)];
-  if (output.sizes() != ref.sizes()) {
-    ErrorRecord e;
-    e.kind = ErrorKind::kWrongValue;
-    e.max_abs_diff = std::numeric_limits<double>::infinity();
-    e.message = "output shape differs from the reference";
-    return e;
-  }
-  // Into this thread's own scratch (no allocation), then one reduction: the per-op cost the
-  // harness adds over a bare loop's host read is a single elementwise kernel.
-  at::Tensor& diff_buf = diff_scratch_[static_cast<size_t>(thread)];
-  at::sub_out(diff_buf, output, ref);
-  // Max |diff|, fastest per device (measured): on CPU abs_+max (5 us for 128x128, where the
-  // inf-norm takes 45 us); on accelerators the inf-norm saves a kernel launch.
-  const double diff = output.device().is_cpu()
-                          ? diff_buf.abs_().max().item<double>()
-                          : at::linalg_vector_norm(diff_buf, std::numeric_limits<double>::infinity()).item<double>();
-  if (diff <= allowed) return std::nullopt;
+// A mismatch is NaN/Inf when the output has any (counted), else a wrong value by `diff`.
+ErrorRecord classify_mismatch(const at::Tensor& output, double diff, double allowed) {
   ErrorRecord e;
   const int64_t nonfinite = (~at::isfinite(output)).sum().item<int64_t>();
   if (nonfinite > 0) {
@@ -194,6 +127,146 @@ std::optional<ErrorRecord> Workload::check(int thread, const at::Tensor& output)
     e.message = fmt::format("tolerance {:.3g}", allowed);
   }
   return e;
+}
+
+}  // namespace
+
+void Workload::spread_over(std::vector<c10::Device> devices) {
+  thread_devices_ = std::move(devices);
+  if (!thread_devices_.empty()) device_ = thread_devices_.front();
+}
+
+void Workload::prepare(int threads, int inputs_per_thread) {
+  prepare_inputs(threads, inputs_per_thread);
+  compute_references();
+}
+
+void Workload::prepare_inputs(int threads, int inputs_per_thread) {
+  inputs_.clear();
+  references_.clear();
+  ref_absmax_.clear();
+  diff_scratch_.clear();
+  tiled_.assign(static_cast<size_t>(threads), at::Tensor());
+  current_input_.assign(static_cast<size_t>(threads), 0);
+  for (int t = 0; t < threads; ++t) {
+    std::vector<std::vector<at::Tensor>> per_input;
+    for (int k = 0; k < (fresh_inputs() ? std::max(1, inputs_per_thread) : 1); ++k) {
+      std::vector<at::Tensor> on_device;
+      for (const auto& cpu : make_inputs(t, k)) on_device.push_back(cpu.to(device_of(t)));
+      per_input.push_back(std::move(on_device));
+    }
+    inputs_.push_back(std::move(per_input));
+  }
+  for (const auto& d : thread_devices_.empty() ? std::vector<c10::Device>{device_} : thread_devices_) sync_device(d);
+}
+
+void Workload::compute_references() {
+  c10::NoGradGuard no_grad;
+  references_.assign(inputs_.size(), {});
+  ref_absmax_.assign(inputs_.size(), {});
+  diff_scratch_.clear();
+  for (size_t t = 0; t < inputs_.size(); ++t) {
+    const int thread = static_cast<int>(t);
+    for (int k = 0; k < static_cast<int>(inputs_[t].size()); ++k) {
+      use_input(thread, k);
+      at::Tensor ref = run_once(thread);
+      sync_device(device_of(thread));
+      references_[t].push_back(ref.detach().clone());
+      ref_absmax_[t].push_back(ref.abs().max().item<double>());
+    }
+    use_input(thread, 0);
+    diff_scratch_.push_back(at::empty_like(references_[t].front()));
+  }
+  // Cross-check the device against the CPU once (thread 0, input 0): a device that is wrong even
+  // on one thread must not become the reference.
+  if (!device_.is_cpu()) {
+    at::Tensor cpu_out = run_on_cpu(make_inputs(0, 0));
+    if (!cpu_out.defined()) return;  // the workload has no CPU twin (a device-only op)
+    at::Tensor dev_out = references_[0][0].to(at::kCPU);
+    const double diff = (dev_out - cpu_out).abs().max().item<double>();
+    const double allowed = cpu_tolerance_.atol + cpu_tolerance_.rtol * cpu_out.abs().max().item<double>();
+    if (!(diff <= allowed)) {
+      throw std::runtime_error(
+          fmt::format("{} on {} disagrees with the CPU before any threading: max abs diff {:.6g} > {:.6g}", name(),
+                      device_.str(), diff, allowed));
+    }
+  }
+}
+
+std::optional<ErrorRecord> Workload::check(int thread, const at::Tensor& output, int input) const {
+  const auto t = static_cast<size_t>(thread);
+  const auto& ref = references_[t][static_cast<size_t>(input)];
+  // One reduction and one host read per op: NaN makes the comparison false, then classify.
+  const double allowed = tolerance_.atol + tolerance_.rtol * ref_absmax_[t][static_cast<size_t>(input)];
+  if (output.sizes() != ref.sizes()) {
+    ErrorRecord e;
+    e.kind = ErrorKind::kWrongValue;
+    e.max_abs_diff = std::numeric_limits<double>::infinity();
+    e.message = "output shape differs from the reference";
+    return e;
+  }
+  // Into this thread's own scratch (no allocation), then one reduction: the per-op cost the
+  // harness adds over a bare loop's host read is a single elementwise kernel.
+  at::Tensor& diff_buf = diff_scratch_[t];
+  at::sub_out(diff_buf, output, ref);
+  // Max |diff|, fastest per device (measured): on CPU abs_+max (5 us for 128x128, where the
+  // inf-norm takes 45 us); on accelerators the inf-norm saves a kernel launch.
+  const double diff = output.device().is_cpu()
+                          ? diff_buf.abs_().max().item<double>()
+                          : at::linalg_vector_norm(diff_buf, std::numeric_limits<double>::infinity()).item<double>();
+  if (diff <= allowed) return std::nullopt;
+  return classify_mismatch(output, diff, allowed);
+}
+
+at::Tensor Workload::tiled_references(int thread, int first_input, int64_t n) const {
+  const auto& refs = references_[static_cast<size_t>(thread)];
+  if (refs.size() == 1) {  // a broadcast view: no copy
+    std::vector<int64_t> shape{n};
+    shape.insert(shape.end(), refs[0].sizes().begin(), refs[0].sizes().end());
+    return refs[0].unsqueeze(0).expand(shape);
+  }
+  // The references repeated in input order, long enough for any batch start: built once per thread.
+  at::Tensor& tiled = tiled_[static_cast<size_t>(thread)];
+  const auto cycle = static_cast<int64_t>(refs.size());
+  if (!tiled.defined() || tiled.size(0) < n + cycle) {
+    std::vector<at::Tensor> seq;
+    for (int64_t k = 0; k < n + cycle; ++k) seq.push_back(refs[static_cast<size_t>(k % cycle)]);
+    tiled = at::stack(seq);
+  }
+  return tiled.narrow(0, first_input % cycle, n);
+}
+
+std::vector<std::pair<size_t, ErrorRecord>> Workload::check_batch(int thread, int first_input,
+                                                                  const std::vector<at::Tensor>& outputs) const {
+  std::vector<std::pair<size_t, ErrorRecord>> wrong;
+  const auto& refs = references_[static_cast<size_t>(thread)];
+  const auto cycle = refs.size();
+  auto input_of = [&](size_t k) { return static_cast<int>((static_cast<size_t>(first_input) + k) % cycle); };
+  bool fusable = !outputs.empty();
+  for (size_t k = 0; k < outputs.size() && fusable; ++k) {
+    fusable = outputs[k].sizes() == refs[static_cast<size_t>(input_of(k))].sizes() && outputs[k].numel() > 0;
+  }
+  if (!fusable) {  // a wrong shape (or nothing to fuse): one check per output
+    for (size_t k = 0; k < outputs.size(); ++k) {
+      if (auto e = check(thread, outputs[k], input_of(k))) wrong.emplace_back(k, std::move(*e));
+    }
+    return wrong;
+  }
+  // Three kernels (stack, sub, max) and one host read for the whole batch.
+  const auto n = static_cast<int64_t>(outputs.size());
+  at::Tensor diff = (at::stack(outputs) - tiled_references(thread, first_input, n)).reshape({n, -1});
+  at::Tensor per_op = diff.device().is_cpu()
+                          ? diff.abs_().amax(1)
+                          : at::linalg_vector_norm(diff, std::numeric_limits<double>::infinity(), {1}, false,
+                                                   c10::nullopt);
+  const at::Tensor host = per_op.to(at::kCPU, at::kDouble);
+  const double* d = host.data_ptr<double>();
+  for (size_t k = 0; k < outputs.size(); ++k) {
+    const auto in = static_cast<size_t>(input_of(k));
+    const double allowed = tolerance_.atol + tolerance_.rtol * ref_absmax_[static_cast<size_t>(thread)][in];
+    if (!(d[k] <= allowed)) wrong.emplace_back(k, classify_mismatch(outputs[k], d[k], allowed));
+  }
+  return wrong;
 }
 
 std::unique_ptr<Workload> make_workload(const std::string& name, const c10::Device& device, int batch) {

@@ -76,7 +76,8 @@ StreamPolicy parse_stream_policy(const std::string& variable, const std::string&
 SyncPolicy parse_sync_policy(const std::string& variable, const std::string& text) {
   if (text == "stream") return SyncPolicy::kStream;
   if (text == "device") return SyncPolicy::kDevice;
-  reject(variable, text, "stream, device");
+  if (text == "none") return SyncPolicy::kNone;
+  reject(variable, text, "stream, device, none");
 }
 
 std::optional<long> parse_optional_count(const std::string& variable, const std::string& text) {

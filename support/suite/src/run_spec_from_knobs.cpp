@@ -3,7 +3,18 @@
 #include "torchstress/fault_injection.h"
 #include "torchstress/results.h"
 
+#include <random>
+
 namespace torchstress {
+namespace {
+
+// A seed nobody chose: logged and recorded by the runner, so the run can still be replayed.
+uint64_t fresh_noise_seed() {
+  std::random_device entropy;
+  return (static_cast<uint64_t>(entropy()) << 20U ^ entropy()) % 1000000000ULL + 1;
+}
+
+}  // namespace
 
 RunSpec run_spec_from_knobs(const Knobs& k, int round) {
   RunSpec spec;
@@ -12,6 +23,10 @@ RunSpec run_spec_from_knobs(const Knobs& k, int round) {
   spec.stall_deadline = k.stall;
   spec.cuda_streams = k.cuda_streams;
   spec.sync = k.sync;
+  spec.check_batch = static_cast<int>(k.check_batch);
+  spec.inputs_per_thread = static_cast<int>(k.inputs_per_thread);
+  spec.noise.level = k.noise;
+  spec.noise.seed = k.noise_seed ? static_cast<uint64_t>(*k.noise_seed) : fresh_noise_seed();
   spec.fault = fault_for_round(k, round);
   spec.progress_interval = k.progress_seconds;
   spec.results = shared_results_log();

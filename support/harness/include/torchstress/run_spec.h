@@ -13,8 +13,9 @@ namespace torchstress {
 
 // Which stream a CUDA worker issues on: the default stream shared by all, or a pool stream each.
 enum class StreamPolicy { kShared, kPerThread };
-// What a worker waits for after each op: its own stream's work, or every thread's work on the device.
-enum class SyncPolicy { kStream, kDevice };
+// What a worker waits for after each op: its own stream's work, every thread's work on the device,
+// or nothing (pipelined: ops are issued back to back and the batch check every K ops syncs).
+enum class SyncPolicy { kStream, kDevice, kNone };
 const char* to_string(StreamPolicy p);
 const char* to_string(SyncPolicy p);
 
@@ -26,6 +27,15 @@ struct FaultSpec {
   int thread = 0;
   long iteration = 0;
   std::string signature;  // for kCrashSignature: a recorded crash sample's name
+};
+
+// Schedule noise (probabilistic concurrency testing): at op boundaries, random short pauses or
+// yields, and one randomly chosen thread delayed at random points, all drawn from `seed` so a
+// failing interleaving can be replayed with the same seed.
+struct NoiseSpec {
+  double level = 0.0;  // chance of a pause at each op boundary; 0: off
+  uint64_t seed = 0;
+  bool on() const { return level > 0.0; }
 };
 
 struct Progress {
@@ -46,10 +56,17 @@ struct RunSpec {
   SyncPolicy sync = SyncPolicy::kStream;
   FaultSpec fault;
 
-  // Pipelined mode (the bench's baseline): sync_each_op = false issues ops back to back and syncs
-  // once at the end; with defer_checks every output is kept and checked only after that final
-  // sync, outside the timed region (wall_seconds ends at the sync).
-  bool sync_each_op = true;
+  // Every output is checked, in batches: each worker keeps its outputs and every check_batch ops
+  // compares them all at once (one fused comparison, one host read), so a wrong value still names
+  // its thread, iteration and op; a crash or hang leaves at most check_batch ops per thread
+  // unchecked. check_batch = 1 checks each op as it completes.
+  int check_batch = 64;
+  // Distinct inputs per thread, each with its reference; iteration i uses input i % inputs_per_thread.
+  int inputs_per_thread = 4;
+  NoiseSpec noise;
+  // check_each_op = false: no checks at all (measures the runner's own cost). defer_checks: the
+  // bench's baseline, every output kept and checked after the clock stops (wall_seconds ends at
+  // the final sync), so checks add nothing to the timed region.
   bool check_each_op = true;
   bool defer_checks = false;
   // Reuse the workload's inputs and references when it is already prepared for `threads` or more

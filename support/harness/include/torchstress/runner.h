@@ -31,6 +31,7 @@ struct RunResult {
   std::vector<ErrorRecord> errors;
   std::map<std::string, size_t> error_counts;  // by kind, including any not kept in `errors`
   std::vector<WarningRecord> warnings;
+  NoiseSpec noise;                        // the spec's schedule noise (its seed replays the run)
   std::shared_ptr<ResultsSink> results;  // the spec's sink, where record_run() writes
 
   long successes() const { return total_ops - failed_ops; }

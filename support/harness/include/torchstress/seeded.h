@@ -12,6 +12,12 @@ namespace torchstress {
 // The seed report's worker number: the base seed of every workload and repro.
 inline constexpr uint64_t kBaseSeed = 1974;
 
+// The seed of `thread`'s input number `input`: distinct for every (thread, input), with room for
+// two generators (seed, seed + 1) per input.
+inline uint64_t input_seed(int thread, int input) {
+  return kBaseSeed + 2 * static_cast<uint64_t>(thread) + 1000003 * static_cast<uint64_t>(input);
+}
+
 // Standard-normal floats of `shape` on the CPU, from a generator seeded with `seed`.
 inline at::Tensor seeded_randn(at::IntArrayRef shape, uint64_t seed) {
   auto gen = at::detail::createCPUGenerator(seed);

@@ -1,6 +1,7 @@
-// The seed's workloads, defined once and used by every test and benchmark. Each prepares distinct
-// inputs per thread and a reference output per thread before workers start (single-threaded, same
-// device), cross-checked once against the CPU; every op's output is checked against it.
+// The seed's workloads, defined once and used by every test and benchmark. Each prepares several
+// distinct inputs per thread, each with its reference output, before workers start (single-threaded,
+// same device), cross-checked once against the CPU; every op's output is checked against its input's
+// reference, so a stale or unwritten output cannot pass.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -26,20 +27,29 @@ class Workload {
   virtual ~Workload() = default;
   virtual const char* name() const = 0;
 
-  // Builds inputs and references for `threads` workers. Throws if the device disagrees with the
-  // CPU beyond the cross-check tolerance.
-  void prepare(int threads);
+  // Builds `inputs_per_thread` inputs and their references for each of `threads` workers. Throws
+  // if the device disagrees with the CPU beyond the cross-check tolerance.
+  void prepare(int threads, int inputs_per_thread = 1);
   // The two halves of prepare(), for a cold run: inputs only (uploaded, no op run), then, after the
   // workers' first calls, the references (single-threaded, cross-checked against the CPU).
-  void prepare_inputs(int threads);
+  void prepare_inputs(int threads, int inputs_per_thread = 1);
   void compute_references();
 
-  // One op by `thread` (its own input). Returns the output; the runner syncs and checks it.
+  // Which of its inputs `thread`'s next run_once() uses (0 until changed; only that thread calls it).
+  void use_input(int thread, int input) { current_input_[static_cast<size_t>(thread)] = input; }
+  int inputs_per_thread() const { return inputs_.empty() ? 0 : static_cast<int>(inputs_.front().size()); }
+
+  // One op by `thread` (on its current input). Returns the output; the runner syncs and checks it.
   virtual at::Tensor run_once(int thread) = 0;
 
-  // nullopt when `output` matches the reference of `thread`; otherwise the error (kind, max abs
-  // diff, message) for the runner to complete with thread, iteration and device.
-  std::optional<ErrorRecord> check(int thread, const at::Tensor& output) const;
+  // nullopt when `output` matches the reference of `thread`'s input `input`; otherwise the error
+  // (kind, max abs diff, message) for the runner to complete with thread, iteration and device.
+  std::optional<ErrorRecord> check(int thread, const at::Tensor& output, int input = 0) const;
+  // Checks outputs[k], made from input (first_input + k) % inputs_per_thread(), in one fused
+  // comparison and one host read (the deferred check: its cost is spread over the batch). Returns
+  // the index and error of each wrong output.
+  std::vector<std::pair<size_t, ErrorRecord>> check_batch(int thread, int first_input,
+                                                          const std::vector<at::Tensor>& outputs) const;
 
   const c10::Device& device() const { return device_; }
 
@@ -60,12 +70,22 @@ class Workload {
   Workload(c10::Device device, Tolerance same_device, Tolerance vs_cpu)
       : device_(device), tolerance_(same_device), cpu_tolerance_(vs_cpu) {}
 
-  // Inputs of `thread` (already on the device); made by make_inputs().
-  const std::vector<at::Tensor>& inputs(int thread) const { return inputs_[static_cast<size_t>(thread)]; }
+  // The current inputs of `thread` (already on the device); made by make_inputs().
+  const std::vector<at::Tensor>& inputs(int thread) const {
+    const auto t = static_cast<size_t>(thread);
+    return inputs_[t][static_cast<size_t>(current_input_[t])];
+  }
   // What run_once() feeds the op: the input itself, or under an armed `race` fault a shared scratch.
   at::Tensor stage_input(const at::Tensor& input) { return staging_.stage(input); }
   // Deterministic per-thread inputs on the CPU.
   virtual std::vector<at::Tensor> make_inputs(int thread) const = 0;
+  // Input `input` of `thread`, input 0 being make_inputs(thread), for a workload whose
+  // fresh_inputs() is true; any other workload gets one input per thread.
+  virtual bool fresh_inputs() const { return false; }
+  virtual std::vector<at::Tensor> make_inputs(int thread, int input) const {
+    (void)input;
+    return make_inputs(thread);
+  }
   // The op on the CPU copy of the model, for the cross-check; undefined when there is none.
   virtual at::Tensor run_on_cpu(const std::vector<at::Tensor>& cpu_inputs) = 0;
 
@@ -74,10 +94,14 @@ class Workload {
   Tolerance tolerance_;
   Tolerance cpu_tolerance_;
   std::vector<c10::Device> thread_devices_;
-  std::vector<std::vector<at::Tensor>> inputs_;
-  std::vector<at::Tensor> references_;
-  std::vector<double> ref_absmax_;
-  mutable std::vector<at::Tensor> diff_scratch_;  // one per thread, each written by its thread only
+  // Each thread's data is read and written by that thread only (after prepare).
+  at::Tensor tiled_references(int thread, int first_input, int64_t n) const;
+  std::vector<std::vector<std::vector<at::Tensor>>> inputs_;  // [thread][input] -> op arguments
+  std::vector<int> current_input_;
+  std::vector<std::vector<at::Tensor>> references_;  // [thread][input]
+  std::vector<std::vector<double>> ref_absmax_;
+  mutable std::vector<at::Tensor> diff_scratch_;  // one per thread
+  mutable std::vector<at::Tensor> tiled_;         // per thread: its references repeated, for check_batch
   RaceStaging staging_;
 };
 
