@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
-"""What users write today: the suite's workloads run from Python `threading` threads on the box's own
-PyTorch, with one host read per op (the sync). Prints ops/s per thread count, for comparison with
-the suite's C++ runner in docs/benchmarks.md. No value checks here: this is the baseline's speed.
+"""What users write today, the seed's loop: the suite's workloads run from Python `threading` threads
+on the box's own PyTorch, the op and a sync per op (--sync device: torch.cuda.synchronize(), as the
+seed's script; stream: the thread's stream), on the default stream or a stream per thread
+(--streams). Prints ops/s per thread count, for comparison with the suite's C++ runner in
+docs/benchmarks.md. No value checks here: this is the baseline's speed.
 
-    python3 tools/python_baseline/threads_baseline.py --device cuda --threads 1,8 --seconds 5
+    python3 tools/python_baseline/threads_baseline.py --device cuda --threads 1,8 --streams per-thread
 """
 import argparse
+import contextlib
 import json
 import sys
 import threading
@@ -34,19 +37,29 @@ def make_workload(name, device):
     sys.exit(2)
 
 
-def run(fn, make_input, threads, seconds):
+def sync_fn(device, sync):
+    """The per-op sync of the seed's loop on `device`."""
+    if device.startswith("cuda"):
+        return torch.cuda.synchronize if sync == "device" else (lambda: torch.cuda.current_stream().synchronize())
+    if device == "mps":
+        return torch.mps.synchronize
+    return lambda: None
+
+
+def run(fn, make_input, threads, seconds, sync, per_thread_stream):
     stop = threading.Event()
     counts = [0] * threads
     ready = threading.Barrier(threads + 1)
 
     def worker(t):
         x = make_input(t)
+        stream = torch.cuda.Stream() if per_thread_stream else None
         ready.wait()
         n = 0
-        with torch.no_grad():
+        with torch.no_grad(), (torch.cuda.stream(stream) if stream is not None else contextlib.nullcontext()):
             while not stop.is_set():
-                y = fn(x)
-                y.sum().item()  # the host read (and sync) per op
+                fn(x)
+                sync()
                 n += 1
         counts[t] = n
 
@@ -69,7 +82,14 @@ def main():
     ap.add_argument("--threads", default="1,2,4,8")
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--repetitions", type=int, default=3)
+    ap.add_argument("--sync", default="device", choices=["device", "stream"])
+    ap.add_argument("--streams", default="shared", choices=["shared", "per-thread"])
     a = ap.parse_args()
+    per_thread = a.streams == "per-thread"
+    if per_thread and not a.device.startswith("cuda"):
+        print(f"threads_baseline.py: --streams per-thread needs --device cuda, not '{a.device}'", file=sys.stderr)
+        sys.exit(2)
+    sync = sync_fn(a.device, a.sync)
     try:
         thread_counts = [int(t) for t in a.threads.split(",")]
         assert all(t >= 1 for t in thread_counts)
@@ -77,12 +97,12 @@ def main():
         print(f"threads_baseline.py: --threads '{a.threads}' is not accepted; accepted: e.g. 1,2,4,8", file=sys.stderr)
         sys.exit(2)
     fn, make_input = make_workload(a.workload, a.device)
-    run(fn, make_input, 1, 1.0)  # warm-up
+    run(fn, make_input, 1, 1.0, sync, per_thread)  # warm-up
     for t in thread_counts:
-        reps = sorted(run(fn, make_input, t, a.seconds) for _ in range(a.repetitions))
+        reps = sorted(run(fn, make_input, t, a.seconds, sync, per_thread) for _ in range(a.repetitions))
         median = reps[len(reps) // 2]
         print(json.dumps({"source": "python-threading", "torch": torch.__version__, "device": a.device,
-                          "workload": a.workload, "threads": t, "ops_s": round(median, 1),
+                          "workload": a.workload, "sync": a.sync, "streams": a.streams, "threads": t, "ops_s": round(median, 1),
                           "spread": round((reps[-1] - reps[0]) / median, 3)}))
         sys.stdout.flush()
 

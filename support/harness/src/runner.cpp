@@ -86,7 +86,9 @@ void flush_checks(Shared& s, int t, PendingChecks& p, const std::string& dev) {
 // check_batch is 1, else kept for the batch check).
 bool run_one_op(Shared& s, int t, long i, const c10::Device& device, const std::string& dev, PendingChecks& p) {
   const RunSpec& spec = s.spec;
-  const bool eager = spec.check_each_op && !spec.defer_checks && spec.check_batch <= 1;
+  // On the CPU there is no host read to amortise, and a kept output would leave the cache before
+  // its check: each is checked at once.
+  const bool eager = spec.check_each_op && !spec.defer_checks && (spec.check_batch <= 1 || device.is_cpu());
   try {
     s.w.use_input(t, static_cast<int>(i % s.w.inputs_per_thread()));
     inject_before_op(spec.fault, t, i);
