@@ -24,19 +24,26 @@ namespace {
 
 TORCHSTRESS_BINARY_SECTION(selftest);
 
-RunSpec CpuSpec(int threads, long iterations, int check_batch) {
+// The batch path runs on the CPU here (as it does on accelerators), with `capture`.
+RunSpec CpuSpec(int threads, long iterations, int check_batch, CheckCapture capture = CheckCapture::kCopy) {
   RunSpec spec;
   spec.threads = threads;
   spec.iterations = iterations;
   spec.check_batch = check_batch;
+  spec.capture = capture;
+  spec.cpu_checks_each_op = false;
   return spec;
 }
 
-TEST(BatchedChecks, NameTheThreadAndIterationOfEveryWrongOutputInAnyBatchPosition) {
+class BatchedChecks : public ::testing::TestWithParam<CheckCapture> {};
+INSTANTIATE_TEST_SUITE_P(Capture, BatchedChecks, ::testing::Values(CheckCapture::kCopy, CheckCapture::kKeep),
+                         [](const auto& info) { return std::string(to_string(info.param)); });
+
+TEST_P(BatchedChecks, NameTheThreadAndIterationOfEveryWrongOutputInAnyBatchPosition) {
   auto mm = make_workload("mm", c10::Device(c10::kCPU));
   // Iterations 0, 5 (mid-batch), 7 (a batch's last) and 9 (the partial batch at the end).
   for (long bad : {0L, 5L, 7L, 9L}) {
-    RunSpec spec = CpuSpec(2, 10, 4);
+    RunSpec spec = CpuSpec(2, 10, 4, GetParam());
     spec.fault = {FaultKind::kWrong, 1, bad, ""};
     RunResult r = run_workload(*mm, spec);
     EXPECT_EQ(r.total_ops, 20);
@@ -44,16 +51,16 @@ TEST(BatchedChecks, NameTheThreadAndIterationOfEveryWrongOutputInAnyBatchPositio
     EXPECT_THAT(r.errors, HasErrorOf(ErrorKind::kWrongValue,
                                      "wrong value in thread 1, iteration " + std::to_string(bad) + " (op mm on cpu)"));
   }
-  RunSpec nan = CpuSpec(3, 9, 4);
+  RunSpec nan = CpuSpec(3, 9, 4, GetParam());
   nan.fault = {FaultKind::kNan, 2, 6, ""};
   EXPECT_THAT(run_workload(*mm, nan).errors, HasErrorOf(ErrorKind::kNonFinite, "in thread 2, iteration 6"));
 }
 
-TEST(BatchedChecks, EveryOutputIsCheckedWhetherBatchedEagerOrPipelined) {
+TEST_P(BatchedChecks, EveryOutputIsCheckedWhetherBatchedEagerOrPipelined) {
   auto mm = make_workload("matmul128", c10::Device(c10::kCPU));
   for (SyncPolicy sync : {SyncPolicy::kStream, SyncPolicy::kNone}) {
     for (int batch : {1, 3, 64}) {
-      RunSpec spec = CpuSpec(2, 7, batch);
+      RunSpec spec = CpuSpec(2, 7, batch, GetParam());
       spec.sync = sync;
       spec.fault = {FaultKind::kWrong, 0, 4, ""};
       RunResult r = run_workload(*mm, spec);
@@ -99,7 +106,7 @@ class StaleOutputWorkload : public Workload {
 TEST(FreshInputs, AStaleOutputFailsWithSeveralInputsPerThreadAndPassesWithOne) {
   for (int inputs : {1, 4}) {
     StaleOutputWorkload w;
-    RunSpec spec = CpuSpec(2, 8, 8);
+    RunSpec spec = CpuSpec(2, 8, 8, CheckCapture::kKeep);
     spec.inputs_per_thread = inputs;
     w.prepare(spec.threads, inputs);
     w.go_stale(spec.threads);

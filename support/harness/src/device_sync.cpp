@@ -9,6 +9,8 @@
 namespace torchstress {
 
 const char* to_string(StreamPolicy p) { return p == StreamPolicy::kShared ? "shared" : "per-thread"; }
+const char* to_string(CheckCapture c) { return c == CheckCapture::kCopy ? "copy" : "keep"; }
+
 const char* to_string(SyncPolicy p) {
   switch (p) {
     case SyncPolicy::kStream:

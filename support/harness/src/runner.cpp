@@ -49,31 +49,51 @@ bool check_output(Shared& s, int t, long i, const at::Tensor& out, const std::st
   return false;
 }
 
-// A worker's outputs waiting for their batch check: consecutive iterations from `first`.
+// A worker's outputs waiting for their batch check: consecutive iterations from `first`, either
+// copied into `buffer` (CheckCapture::kCopy) or kept as they are.
 struct PendingChecks {
   std::vector<at::Tensor> outputs;
+  at::Tensor buffer;  // [check_batch, output shape...]
+  int64_t copied = 0;
   long first = 0;
+  size_t size() const { return outputs.size() + static_cast<size_t>(copied); }
 };
+
+// Records the wrong outputs of one batch (index k is iteration first + k).
+void record_wrong(Shared& s, int t, long first, std::vector<std::pair<size_t, ErrorRecord>> wrong,
+                  const std::string& dev) {
+  for (auto& [k, err] : wrong) {
+    err.thread = t;
+    err.iteration = first + static_cast<long>(k);
+    err.op = s.w.name();
+    err.device = dev;
+    s.sink.add(std::move(err));
+    s.failed.fetch_add(1);
+  }
+}
 
 // Checks the pending outputs, check_batch at a time (one fused comparison and one host read each),
 // recording every wrong one with its own iteration.
 void flush_checks(Shared& s, int t, PendingChecks& p, const std::string& dev) {
   const size_t batch = static_cast<size_t>(std::max(1, s.spec.check_batch));
   const int inputs = s.w.inputs_per_thread();
+  if (p.copied > 0) {
+    s.board.begin(t, p.first + p.copied - 1, "check");
+    try {
+      record_wrong(s, t, p.first, s.w.check_stacked(t, static_cast<int>(p.first % inputs), p.buffer.narrow(0, 0, p.copied)), dev);
+    } catch (const std::exception&) {  // an asynchronous device error surfaces at the batch's read
+      record_current_exception(s.sink, t, p.first + p.copied - 1, s.w.name(), dev);
+      s.failed.fetch_add(1);
+    }
+    p.copied = 0;
+  }
   for (size_t from = 0; from < p.outputs.size(); from += batch) {
     const std::vector<at::Tensor> chunk(p.outputs.begin() + static_cast<long>(from),
                                         p.outputs.begin() + static_cast<long>(std::min(p.outputs.size(), from + batch)));
     const long first = p.first + static_cast<long>(from);
     s.board.begin(t, first + static_cast<long>(chunk.size()) - 1, "check");
     try {
-      for (auto& [k, err] : s.w.check_batch(t, static_cast<int>(first % inputs), chunk)) {
-        err.thread = t;
-        err.iteration = first + static_cast<long>(k);
-        err.op = s.w.name();
-        err.device = dev;
-        s.sink.add(std::move(err));
-        s.failed.fetch_add(1);
-      }
+      record_wrong(s, t, first, s.w.check_batch(t, static_cast<int>(first % inputs), chunk), dev);
     } catch (const std::exception&) {  // an asynchronous device error surfaces at the batch's read
       record_current_exception(s.sink, t, first + static_cast<long>(chunk.size()) - 1, s.w.name(), dev);
       s.failed.fetch_add(1);
@@ -82,13 +102,33 @@ void flush_checks(Shared& s, int t, PendingChecks& p, const std::string& dev) {
   p.outputs.clear();
 }
 
+// Holds `out` (iteration i) for the batch check: copied into the worker's batch buffer on the
+// caller's stream now, as a consumer would read it, or kept as it is.
+void hold_for_check(Shared& s, int t, long i, at::Tensor out, const std::string& dev, PendingChecks& p) {
+  const RunSpec& spec = s.spec;
+  const bool copy = spec.capture == CheckCapture::kCopy && !spec.defer_checks;
+  if (copy && p.copied > 0 && (out.sizes() != p.buffer.sizes().slice(1) || out.dtype() != p.buffer.dtype())) {
+    flush_checks(s, t, p, dev);  // the output's shape changed: a batch holds one shape
+  }
+  if (p.size() == 0) p.first = i;
+  if (!copy) {
+    p.outputs.push_back(std::move(out));
+    return;
+  }
+  if (!p.buffer.defined() || out.sizes() != p.buffer.sizes().slice(1) || out.dtype() != p.buffer.dtype()) {
+    std::vector<int64_t> shape{spec.check_batch};
+    shape.insert(shape.end(), out.sizes().begin(), out.sizes().end());
+    p.buffer = at::empty(shape, out.options());
+  }
+  p.buffer.select(0, p.copied++).copy_(out);
+}
+
 // One op of the loop: its input, injection, the op, the policy's sync, and its check (at once when
 // check_batch is 1, else kept for the batch check).
 bool run_one_op(Shared& s, int t, long i, const c10::Device& device, const std::string& dev, PendingChecks& p) {
   const RunSpec& spec = s.spec;
-  // On the CPU there is no host read to amortise, and a kept output would leave the cache before
-  // its check: each is checked at once.
-  const bool eager = spec.check_each_op && !spec.defer_checks && (spec.check_batch <= 1 || device.is_cpu());
+  const bool eager = spec.check_each_op && !spec.defer_checks &&
+                     (spec.check_batch <= 1 || (device.is_cpu() && spec.cpu_checks_each_op));
   try {
     s.w.use_input(t, static_cast<int>(i % s.w.inputs_per_thread()));
     inject_before_op(spec.fault, t, i);
@@ -97,9 +137,8 @@ bool run_one_op(Shared& s, int t, long i, const c10::Device& device, const std::
     if (!(eager && host_read_syncs_thread_work(device, spec.sync))) sync_thread_work(device, spec.sync);
     if (eager) return check_output(s, t, i, out, dev);
     if (!spec.check_each_op) return true;
-    if (p.outputs.empty()) p.first = i;
-    p.outputs.push_back(std::move(out));
-    if (!spec.defer_checks && p.outputs.size() >= static_cast<size_t>(spec.check_batch)) flush_checks(s, t, p, dev);
+    hold_for_check(s, t, i, std::move(out), dev, p);
+    if (!spec.defer_checks && p.size() >= static_cast<size_t>(spec.check_batch)) flush_checks(s, t, p, dev);
   } catch (const std::exception&) {
     record_current_exception(s.sink, t, i, s.w.name(), dev);
     flush_checks(s, t, p, dev);  // a batch holds consecutive iterations only

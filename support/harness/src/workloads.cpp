@@ -256,20 +256,35 @@ std::vector<std::pair<size_t, ErrorRecord>> Workload::check_batch(int thread, in
     }
     return wrong;
   }
-  // Three kernels (stack, sub, max) and one host read for the whole batch; the stacked outputs
-  // are compared with the references tiled in input order (a view, no copy).
-  const auto n = static_cast<int64_t>(outputs.size());
-  at::Tensor diff = (at::stack(outputs) - tiled_references(thread, first_input, n)).reshape({n, -1});
+  return check_stacked(thread, first_input, at::stack(outputs));
+}
+
+std::vector<std::pair<size_t, ErrorRecord>> Workload::check_stacked(int thread, int first_input,
+                                                                    const at::Tensor& stacked) const {
+  // Two kernels (sub, max) and one host read for the whole batch; the outputs are compared with
+  // the references tiled in input order (a view, no copy).
+  std::vector<std::pair<size_t, ErrorRecord>> wrong;
+  const auto t = static_cast<size_t>(thread);
+  const auto cycle = references_[t].size();
+  const int64_t n = stacked.size(0);
+  if (stacked.sizes().slice(1) != references_[t].front().sizes() || stacked.numel() == 0) {
+    for (int64_t k = 0; k < n; ++k) {  // a wrong shape: one check per output
+      const int in = static_cast<int>((static_cast<size_t>(first_input) + static_cast<size_t>(k)) % cycle);
+      if (auto e = check(thread, stacked[k], in)) wrong.emplace_back(static_cast<size_t>(k), std::move(*e));
+    }
+    return wrong;
+  }
+  at::Tensor diff = (stacked - tiled_references(thread, first_input, n)).reshape({n, -1});
   at::Tensor per_op = diff.device().is_cpu()
                           ? diff.abs_().amax(1)
                           : at::linalg_vector_norm(diff, std::numeric_limits<double>::infinity(), {1}, false,
                                                    c10::nullopt);
   const at::Tensor host = per_op.to(at::kCPU).to(at::kDouble);  // widened on the host: one kernel less
   const double* d = host.data_ptr<double>();
-  for (size_t k = 0; k < outputs.size(); ++k) {
-    const auto in = static_cast<size_t>(input_of(k));
-    const double allowed = tolerance_.atol + tolerance_.rtol * ref_absmax_[static_cast<size_t>(thread)][in];
-    if (!(d[k] <= allowed)) wrong.emplace_back(k, classify_mismatch(outputs[k], d[k], allowed));
+  for (int64_t k = 0; k < n; ++k) {
+    const auto in = (static_cast<size_t>(first_input) + static_cast<size_t>(k)) % cycle;
+    const double allowed = tolerance_.atol + tolerance_.rtol * ref_absmax_[t][in];
+    if (!(d[k] <= allowed)) wrong.emplace_back(static_cast<size_t>(k), classify_mismatch(stacked[k], d[k], allowed));
   }
   return wrong;
 }

@@ -80,6 +80,12 @@ SyncPolicy parse_sync_policy(const std::string& variable, const std::string& tex
   reject(variable, text, "stream, device, none");
 }
 
+CheckCapture parse_check_capture(const std::string& variable, const std::string& text) {
+  if (text == "copy") return CheckCapture::kCopy;
+  if (text == "keep") return CheckCapture::kKeep;
+  reject(variable, text, "copy, keep");
+}
+
 std::optional<long> parse_optional_count(const std::string& variable, const std::string& text) {
   if (text.empty()) return std::nullopt;
   return parse_count(variable, text);

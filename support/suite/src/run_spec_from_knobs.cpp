@@ -24,6 +24,7 @@ RunSpec run_spec_from_knobs(const Knobs& k, int round) {
   spec.cuda_streams = k.cuda_streams;
   spec.sync = k.sync;
   spec.check_batch = static_cast<int>(k.check_batch);
+  spec.capture = k.check_capture;
   spec.inputs_per_thread = static_cast<int>(k.inputs_per_thread);
   spec.noise.level = k.noise;
   spec.noise.seed = k.noise_seed ? static_cast<uint64_t>(*k.noise_seed) : fresh_noise_seed();

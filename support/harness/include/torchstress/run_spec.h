@@ -29,6 +29,13 @@ struct FaultSpec {
   std::string signature;  // for kCrashSignature: a recorded crash sample's name
 };
 
+// How a batched check holds an output until its batch is compared: kCopy copies it into the
+// worker's batch buffer on the caller's stream right after the op, reading it when a consumer
+// would (an output a side stream finishes late is caught, as by a check of each op); kKeep keeps
+// the tensor itself and reads it only at the batch check (fastest; blind to late writes).
+enum class CheckCapture { kCopy, kKeep };
+const char* to_string(CheckCapture c);
+
 // Schedule noise (probabilistic concurrency testing): at op boundaries, random short pauses or
 // yields, and one randomly chosen thread delayed at random points, all drawn from `seed` so a
 // failing interleaving can be replayed with the same seed.
@@ -61,6 +68,11 @@ struct RunSpec {
   // its thread, iteration and op; a crash or hang leaves at most check_batch ops per thread
   // unchecked. check_batch = 1 checks each op as it completes.
   int check_batch = 64;
+  CheckCapture capture = CheckCapture::kCopy;
+  // On the CPU there is no host read to amortise and a kept output leaves the cache before its
+  // batch check, so each is checked at once; false batches there too (the self-tests of the batch
+  // path, which CI can run only on the CPU).
+  bool cpu_checks_each_op = true;
   // Distinct inputs per thread, each with its reference; iteration i uses input i % inputs_per_thread.
   int inputs_per_thread = 4;
   NoiseSpec noise;

@@ -50,6 +50,8 @@ class Workload {
   // the index and error of each wrong output.
   std::vector<std::pair<size_t, ErrorRecord>> check_batch(int thread, int first_input,
                                                           const std::vector<at::Tensor>& outputs) const;
+  // The same for outputs already stacked along dimension 0 (a worker's batch buffer).
+  std::vector<std::pair<size_t, ErrorRecord>> check_stacked(int thread, int first_input, const at::Tensor& stacked) const;
 
   const c10::Device& device() const { return device_; }
 

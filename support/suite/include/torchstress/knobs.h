@@ -37,6 +37,7 @@ double parse_positive_fraction(const std::string& variable, const std::string& t
 std::string parse_device_spec(const std::string& variable, const std::string& text);
 StreamPolicy parse_stream_policy(const std::string& variable, const std::string& text);
 SyncPolicy parse_sync_policy(const std::string& variable, const std::string& text);
+CheckCapture parse_check_capture(const std::string& variable, const std::string& text);
 std::vector<long> parse_count_list(const std::string& variable, const std::string& text);
 // "cuda,multigpu" -> {"cuda", "multigpu"}; empty text -> none. Accepted names: cuda, mps, multigpu.
 std::vector<std::string> parse_backend_list(const std::string& variable, const std::string& text);
@@ -56,6 +57,7 @@ enum class KnobKind {
   positive_fraction,
   stream_policy,
   sync_policy,
+  check_capture,
   inject,
   text
 };
@@ -77,6 +79,7 @@ TORCHSTRESS_KNOB_PARSER(fraction, double, &parse_fraction)
 TORCHSTRESS_KNOB_PARSER(positive_fraction, double, &parse_positive_fraction)
 TORCHSTRESS_KNOB_PARSER(stream_policy, StreamPolicy, &parse_stream_policy)
 TORCHSTRESS_KNOB_PARSER(sync_policy, SyncPolicy, &parse_sync_policy)
+TORCHSTRESS_KNOB_PARSER(check_capture, CheckCapture, &parse_check_capture)
 TORCHSTRESS_KNOB_PARSER(inject, FaultSpec, &parse_fault_spec)
 TORCHSTRESS_KNOB_PARSER(text, std::string, &parse_text)
 #undef TORCHSTRESS_KNOB_PARSER
