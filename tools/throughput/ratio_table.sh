@@ -10,6 +10,8 @@ out=${2:?usage: ratio_table.sh BUILD_DIR OUT.jsonl [SECONDS] [THREADS]}
 seconds=${3:-2}
 threads=${4:-8}
 tool="$build/tools/throughput/torchstress_throughput"
+# The check's cost alone: schedule noise (default 0.1) pauses on purpose; set TORCHSTRESS_NOISE to include it.
+export TORCHSTRESS_NOISE=${TORCHSTRESS_NOISE:-0}
 [ -x "$tool" ] || { echo "ratio_table.sh: '$tool' is not built; accepted: a build folder with torchstress_throughput" >&2; exit 2; }
 
 row() {  # streams sync workload
