@@ -134,10 +134,12 @@ bool run_one_op(Shared& s, int t, long i, const c10::Device& device, const std::
     inject_before_op(spec.fault, t, i);
     at::Tensor out = s.w.run_once(t);
     out = inject_after_op(spec.fault, t, i, out);
-    if (!(eager && host_read_syncs_thread_work(device, spec.sync))) sync_thread_work(device, spec.sync);
+    if (eager && host_read_syncs_thread_work(device, spec.sync)) return check_output(s, t, i, out, dev);
+    // The copy (CheckCapture::kCopy) reads the output before the sync, as the check of each op does
+    // and as a consumer on the caller's stream would: an output finished late is read too early.
+    if (spec.check_each_op && !eager) hold_for_check(s, t, i, out, dev, p);
+    sync_thread_work(device, spec.sync);
     if (eager) return check_output(s, t, i, out, dev);
-    if (!spec.check_each_op) return true;
-    hold_for_check(s, t, i, std::move(out), dev, p);
     if (!spec.defer_checks && p.size() >= static_cast<size_t>(spec.check_batch)) flush_checks(s, t, p, dev);
   } catch (const std::exception&) {
     record_current_exception(s.sink, t, i, s.w.name(), dev);

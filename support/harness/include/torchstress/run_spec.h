@@ -68,7 +68,7 @@ struct RunSpec {
   // its thread, iteration and op; a crash or hang leaves at most check_batch ops per thread
   // unchecked. check_batch = 1 checks each op as it completes.
   int check_batch = 64;
-  CheckCapture capture = CheckCapture::kCopy;
+  CheckCapture capture = CheckCapture::kKeep;
   // On the CPU there is no host read to amortise and a kept output leaves the cache before its
   // batch check, so each is checked at once; false batches there too (the self-tests of the batch
   // path, which CI can run only on the CPU).
