@@ -21,6 +21,7 @@ inline constexpr const char* kIsolation = "isolation";
 inline constexpr const char* kBench = "bench";
 inline constexpr const char* kRegression = "regression";
 inline constexpr const char* kSelftest = "selftest";
+inline constexpr const char* kSweep = "sweep";  // the op sweep (tests/sweep)
 inline constexpr const char* kOther = "other";
 }  // namespace section
 

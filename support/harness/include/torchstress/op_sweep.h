@@ -1,0 +1,56 @@
+// The op sweep: ATen (or a user's) operators called generically through the dispatcher, from a
+// catalogue of data (tests/sweep/op_catalogue.json): each entry names an op's schema and overload
+// and how to build its arguments; each (op, dtype, layout) is one case, run by the usual runner
+// (threaded) or cold, every output checked against the single-threaded device result, which is
+// cross-checked against the CPU.
+#pragma once
+
+#include <c10/core/Device.h>
+
+#include <memory>
+#include <ostream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "torchstress/results_schema.h"
+#include "torchstress/workloads.h"
+
+namespace torchstress {
+
+// One catalogue entry in one dtype and layout.
+struct SweepCase {
+  std::string op;        // "aten::index_select"
+  std::string overload;  // "" or "Tensor", ...
+  Json args;             // argument tokens (tests/sweep/README.md)
+  std::vector<int64_t> shape;
+  std::string dtype;   // float32 | float64
+  std::string layout;  // contiguous | transposed
+  Tolerance same_device;
+  Tolerance vs_cpu;
+  std::string since;   // lowest LibTorch version ("2.0"), "" for any
+  std::string label;   // the entry's "name", when one op has several entries
+  std::string name() const;  // "index_select_float32_contiguous": a gtest and ctest name
+};
+
+// gtest prints a parameter with this: the case's name, not its bytes.
+inline void PrintTo(const SweepCase& c, std::ostream* os) { *os << c.name(); }
+
+// A catalogue entry the sweep cannot use: what() is one line naming the entry and the problem.
+struct CatalogueError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Every case of the catalogue at `path` (entries x dtypes x layouts). Throws CatalogueError for a
+// malformed entry; needs no registered op (names are known before libraries load).
+std::vector<SweepCase> load_op_catalogue(const std::string& path);
+
+// "" when `c`'s op is registered and its arguments fit its schema, else the problem in one line.
+std::string sweep_case_problem(const SweepCase& c);
+
+// True when this LibTorch is older than c.since.
+bool too_old_for(const SweepCase& c);
+
+std::unique_ptr<Workload> make_sweep_workload(const SweepCase& c, const c10::Device& device);
+
+}  // namespace torchstress
