@@ -13,6 +13,7 @@
 
 #include "torchstress/knobs.h"
 #include "torchstress/matchers.h"
+#include "torchstress/op_sweep.h"
 #include "torchstress/results.h"
 #include "torchstress/run_spec_from_knobs.h"
 #include "torchstress/runner.h"
@@ -68,6 +69,22 @@ TEST_P(BatchedChecks, EveryOutputIsCheckedWhetherBatchedEagerOrPipelined) {
       EXPECT_THAT(r.errors, HasErrorOf(ErrorKind::kWrongValue, "thread 0, iteration 4"));
     }
   }
+}
+
+TEST_P(BatchedChecks, OutputsWhoseSizeDependsOnTheValuesAreCheckedOneByOne) {
+  // nonzero's output size differs per input: the batch cannot be stacked (regression: on the H100
+  // every batch threw, and the sweep's nonzero and masked_select cases failed).
+  SweepCase c;
+  c.op = "aten::nonzero";
+  c.args = Json::array({"mask"});
+  c.shape = {64, 48};
+  c.dtype = "float32";
+  c.layout = "contiguous";
+  auto w = make_sweep_workload(c, c10::Device(c10::kCPU));
+  RunSpec spec = CpuSpec(2, 10, 4, GetParam());
+  EXPECT_THAT(run_workload(*w, spec).errors, HasNoErrors());
+  spec.fault = {FaultKind::kWrong, 1, 6, ""};
+  EXPECT_THAT(run_workload(*w, spec).errors, HasErrorOf(ErrorKind::kWrongValue, "thread 1, iteration 6"));
 }
 
 // An op that answers every call with its first answer: a stale output (a cache keyed on too

@@ -45,7 +45,7 @@ void inject_before_op(const FaultSpec& f, int thread, long iteration) {
 
 at::Tensor inject_after_op(const FaultSpec& f, int thread, long iteration, at::Tensor output) {
   if ((f.kind != FaultKind::kWrong && f.kind != FaultKind::kNan) || !targets(f, thread, iteration)) return output;
-  at::Tensor perturbed = output.clone();
+  at::Tensor perturbed = output.clone(at::MemoryFormat::Contiguous);  // any output's strides (nonzero's are not)
   auto flat = perturbed.view(-1);
   if (f.kind == FaultKind::kWrong) {
     flat[0].add_(1.0);

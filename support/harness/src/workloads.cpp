@@ -211,8 +211,13 @@ std::optional<ErrorRecord> Workload::check(int thread, const at::Tensor& output,
   }
   // Into this thread's own scratch (no allocation), then one reduction: the per-op cost the
   // harness adds over a bare loop's host read is a single elementwise kernel.
-  at::Tensor& diff_buf = diff_scratch_[t];
-  at::sub_out(diff_buf, output, ref);
+  // (An input whose output has another size, as nonzero's, gets a fresh buffer instead.)
+  at::Tensor diff_buf = diff_scratch_[t];
+  if (diff_buf.sizes() == output.sizes()) {
+    at::sub_out(diff_buf, output, ref);
+  } else {
+    diff_buf = output - ref;
+  }
   // Max |diff|, fastest per device (measured): on CPU abs_+max (5 us for 128x128, where the
   // inf-norm takes 45 us); on accelerators the inf-norm saves a kernel launch.
   const double diff = output.device().is_cpu()
@@ -246,11 +251,12 @@ std::vector<std::pair<size_t, ErrorRecord>> Workload::check_batch(int thread, in
   const auto& refs = references_[static_cast<size_t>(thread)];
   const auto cycle = refs.size();
   auto input_of = [&](size_t k) { return static_cast<int>((static_cast<size_t>(first_input) + k) % cycle); };
-  bool fusable = !outputs.empty();
-  for (size_t k = 0; k < outputs.size() && fusable; ++k) {
-    fusable = outputs[k].sizes() == refs[static_cast<size_t>(input_of(k))].sizes() && outputs[k].numel() > 0;
-  }
-  if (!fusable) {  // a wrong shape (or nothing to fuse): one check per output
+  // One fused comparison needs one shape throughout: ops whose output size depends on the values
+  // (nonzero, masked_select) give each input its own, and a wrong output may have another.
+  bool fusable = !outputs.empty() && outputs.front().numel() > 0;
+  for (const auto& ref : refs) fusable = fusable && ref.sizes() == outputs.front().sizes();
+  for (size_t k = 0; k < outputs.size() && fusable; ++k) fusable = outputs[k].sizes() == outputs.front().sizes();
+  if (!fusable) {  // one check per output
     for (size_t k = 0; k < outputs.size(); ++k) {
       if (auto e = check(thread, outputs[k], input_of(k))) wrong.emplace_back(k, std::move(*e));
     }
@@ -267,7 +273,9 @@ std::vector<std::pair<size_t, ErrorRecord>> Workload::check_stacked(int thread, 
   const auto t = static_cast<size_t>(thread);
   const auto cycle = references_[t].size();
   const int64_t n = stacked.size(0);
-  if (stacked.sizes().slice(1) != references_[t].front().sizes() || stacked.numel() == 0) {
+  bool one_shape = stacked.numel() > 0;
+  for (const auto& ref : references_[t]) one_shape = one_shape && ref.sizes() == stacked.sizes().slice(1);
+  if (!one_shape) {
     for (int64_t k = 0; k < n; ++k) {  // a wrong shape: one check per output
       const int in = static_cast<int>((static_cast<size_t>(first_input) + static_cast<size_t>(k)) % cycle);
       if (auto e = check(thread, stacked[k], in)) wrong.emplace_back(static_cast<size_t>(k), std::move(*e));
