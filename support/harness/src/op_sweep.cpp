@@ -144,12 +144,34 @@ c10::OperatorHandle find_op(const SweepCase& c) {
   return *op;
 }
 
+// A case's boxed arguments for one device, built once: literals and schema defaults in place,
+// tensor slots filled per call (the JSON is not read again in the loop).
+struct StackTemplate {
+  std::vector<c10::IValue> values;
+  std::vector<size_t> tensor_slots;
+};
+
+StackTemplate make_template(const SweepCase& c, const c10::OperatorHandle& op, const c10::Device& device) {
+  StackTemplate t;
+  for (size_t i = 0; i < c.args.size(); ++i) {
+    if (is_tensor_token(c.args[i])) t.tensor_slots.push_back(i);
+  }
+  t.values = make_stack(c, std::vector<at::Tensor>(t.tensor_slots.size()), device);
+  fill_defaults(op.schema(), t.values);
+  return t;
+}
+
 class SweepWorkload : public Workload {
  public:
   SweepWorkload(SweepCase c, c10::Device d)
-      : Workload(d, c.same_device, c.vs_cpu), case_(std::move(c)), name_(case_.name()), op_(find_op(case_)) {}
+      : Workload(d, c.same_device, c.vs_cpu),
+        case_(std::move(c)),
+        name_(case_.name()),
+        op_(find_op(case_)),
+        on_device_(make_template(case_, op_, d)),
+        on_cpu_(make_template(case_, op_, c10::Device(c10::kCPU))) {}
   const char* name() const override { return name_.c_str(); }
-  at::Tensor run_once(int thread) override { return call(inputs(thread), device()); }
+  at::Tensor run_once(int thread) override { return call(inputs(thread), on_device_); }
 
  protected:
   bool fresh_inputs() const override { return true; }
@@ -157,18 +179,20 @@ class SweepWorkload : public Workload {
   std::vector<at::Tensor> make_inputs(int thread, int input) const override {
     return make_tensors(case_, input_seed(thread, input) * 31);
   }
-  at::Tensor run_on_cpu(const std::vector<at::Tensor>& in) override { return call(in, c10::Device(c10::kCPU)); }
+  at::Tensor run_on_cpu(const std::vector<at::Tensor>& in) override { return call(in, on_cpu_); }
 
  private:
-  at::Tensor call(const std::vector<at::Tensor>& tensors, const c10::Device& device) const {
-    auto stack = make_stack(case_, tensors, device);
-    fill_defaults(op_.schema(), stack);
+  at::Tensor call(const std::vector<at::Tensor>& tensors, const StackTemplate& t) const {
+    std::vector<c10::IValue> stack = t.values;
+    for (size_t k = 0; k < t.tensor_slots.size(); ++k) stack[t.tensor_slots[k]] = tensors.at(k);
     op_.callBoxed(&stack);
     return comparable(stack.at(0));
   }
   SweepCase case_;
   std::string name_;
   c10::OperatorHandle op_;
+  StackTemplate on_device_;
+  StackTemplate on_cpu_;
 };
 
 Tolerance tolerance_of(const Json& e, const std::string& dtype, const char* key, Tolerance fallback) {
