@@ -24,8 +24,8 @@ struct SweepCase {
   std::string overload;  // "" or "Tensor", ...
   Json args;             // argument tokens (tests/sweep/README.md)
   std::vector<int64_t> shape;
-  std::string dtype;   // float32 | float64
-  std::string layout;  // contiguous | transposed
+  std::string dtype;   // float32 | float64 | float16 | bfloat16 | int64 | int32 | bool
+  std::string layout;  // contiguous | transposed | strided
   Tolerance same_device;
   Tolerance vs_cpu;
   std::string since;   // lowest LibTorch version ("2.0"), "" for any

@@ -77,6 +77,8 @@ class Workload {
     const auto t = static_cast<size_t>(thread);
     return inputs_[t][static_cast<size_t>(current_input_[t])];
   }
+  // Which input `thread` is on (its seed names the input, for an op that draws random numbers).
+  int current_input(int thread) const { return current_input_[static_cast<size_t>(thread)]; }
   // What run_once() feeds the op: the input itself, or under an armed `race` fault a shared scratch.
   at::Tensor stage_input(const at::Tensor& input) { return staging_.stage(input); }
   // Deterministic per-thread inputs on the CPU.
