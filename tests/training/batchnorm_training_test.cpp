@@ -65,7 +65,7 @@ TEST_F(Training, TrainModeBatchNormPerThreadModulesMatchAlone) {
   // Pins per-thread modules in train() mode: BatchNorm updates running_mean/running_var and
   // num_batches_tracked in place every forward, a write a shared buffer or cache would race on.
   // THREADS threads run 50 forward+backward passes each through their own BatchNorm1d and 2d.
-  // Checks every output, weight/bias grad and buffer bitwise against the thread's replay alone.
+  // Checks every output, weight/bias grad and buffer against the thread's replay alone (bitwise on the CPU).
   const c10::Device d = device_under_test();
   RunResult r = ConcurrentTracesMatchAlone(TrainingSpec(), "train-mode BatchNorm passes", d,
                                            [&](int t) { return BatchNormPasses(t, d); });

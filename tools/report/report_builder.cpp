@@ -195,6 +195,7 @@ Json build_sections(const RunData& run) {
   sections["scaling"] = detail::bench_section(run, "scaling");
   sections["batching"] = detail::bench_section(run, "batching");
   sections["isolated_rounds"] = detail::isolation_section(run);
+  sections["sweep"] = detail::sweep_section(run);
   return sections;
 }
 

@@ -58,6 +58,9 @@ Json bench_section(const RunData& run, const std::string& kind);  // "scaling" o
 Json isolation_section(const RunData& run);
 // Tests of no battery section (regression, selftest, other), from the report's test entries.
 Json other_tests(const Json& tests);
+// The op sweep: one entry per Op/Sweep.<Mode>/<case> test (case, mode, verdict: pass, wrong value,
+// exception, crash, hang, skipped, failed; detail: the first failure line or the skip reason).
+Json sweep_section(const RunData& run);
 // Detection power: every detection cell as its results line reads (torchstress::to_json), for
 // report.json's "detection"; the Markdown is rebuilt from these by detection_markdown().
 Json detection_section(const RunData& run);

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <map>
 #include <set>
@@ -344,6 +345,92 @@ void md_regression(std::string& md, const Json& r) {
   }
 }
 
+// ---- the op sweep: op x dtype -> threaded / cold verdicts -----------------------------------------
+
+// A cell shows the worst verdict of the case's layouts.
+int severity(const std::string& verdict) {
+  static const std::vector<std::string> worst_first{"crash", "hang", "wrong value", "exception", "failed", "skipped", "pass"};
+  const auto it = std::find(worst_first.begin(), worst_first.end(), verdict);
+  return static_cast<int>(it - worst_first.begin());
+}
+
+std::string verdict_word(const std::string& v) {
+  if (v.empty()) return "-";
+  if (v == "pass") return "ok";
+  if (v == "skipped") return "skip";
+  return "**" + v + "**";
+}
+
+// "add_Tensor_int64_strided" -> {"add_Tensor", "int64", "strided"}: the case name ends in dtype and layout.
+std::array<std::string, 3> split_case(const std::string& c) {
+  const auto last = c.rfind('_');
+  const auto before = last == std::string::npos || last == 0 ? std::string::npos : c.rfind('_', last - 1);
+  if (before == std::string::npos) return {c, "", ""};
+  return {c.substr(0, before), c.substr(before + 1, last - before - 1), c.substr(last + 1)};
+}
+
+void md_sweep_counts(std::string& md, const Json::array_t& cases) {
+  std::map<std::string, std::map<std::string, int>> counts;  // mode -> verdict -> cases
+  std::set<std::string> ops;
+  for (const auto& e : cases) {
+    ++counts[str(e, "mode")][str(e, "verdict")];
+    ops.insert(split_case(str(e, "case"))[0]);
+  }
+  md += fmt::format("{} tests of {} ops.", cases.size(), ops.size());
+  for (const auto& [mode, verdicts] : counts) {
+    std::string line;
+    for (const auto& [v, n] : verdicts) line += fmt::format("{}{} {}", line.empty() ? "" : ", ", n, v);
+    md += fmt::format(" {}: {}.", mode, line);
+  }
+  md += " Each cell: threaded / cold, the worst over the case's layouts; every case that did not pass is "
+        "listed below the table.\n\n";
+}
+
+void md_sweep_grid(std::string& md, const Json::array_t& cases) {
+  std::vector<std::string> ops, dtypes;
+  std::map<std::pair<std::string, std::string>, std::map<std::string, std::string>> worst;  // (op, dtype) -> mode -> verdict
+  for (const auto& e : cases) {
+    const auto [op, dtype, layout] = split_case(str(e, "case"));
+    if (std::find(ops.begin(), ops.end(), op) == ops.end()) ops.push_back(op);
+    if (std::find(dtypes.begin(), dtypes.end(), dtype) == dtypes.end()) dtypes.push_back(dtype);
+    std::string& v = worst[{op, dtype}][str(e, "mode")];
+    if (v.empty() || severity(str(e, "verdict")) < severity(v)) v = str(e, "verdict");
+  }
+  std::string rule = "|----|";
+  md += "| Op |";
+  for (const auto& d : dtypes) {
+    md += " " + d + " |";
+    rule += "----|";
+  }
+  md += "\n" + rule + "\n";
+  for (const auto& op : ops) {
+    md += "| " + cell(op) + " |";
+    for (const auto& d : dtypes) {
+      const auto it = worst.find({op, d});
+      md += it == worst.end() ? " |"
+                              : fmt::format(" {} / {} |", verdict_word(it->second["threaded"]), verdict_word(it->second["cold"]));
+    }
+    md += "\n";
+  }
+  md += "\n";
+}
+
+void md_sweep(std::string& md, const Json& r) {
+  const auto& cases = elems(r, "sections", "sweep");
+  md += "## Op Sweep\n";
+  if (none_in_results(md, cases, "sweep")) return;
+  md_sweep_counts(md, cases);
+  md_sweep_grid(md, cases);
+  bool header = false;
+  for (const auto& e : cases) {
+    if (str(e, "verdict") == "pass") continue;
+    if (!header) md += "| Test | Verdict | Detail |\n|------|---------|--------|\n";
+    header = true;
+    md += fmt::format("| {} | {} | {} |\n", str(e, "test"), str(e, "verdict"), cell(str(e, "detail")));
+  }
+  if (header) md += "\n";
+}
+
 // Detection power (tools/detection), the same table docs/detection.md prints; only where the
 // results held detection lines. The cells were checked when read, so none is refused here.
 void md_detection(std::string& md, const Json& r) {
@@ -513,6 +600,7 @@ std::string render_markdown(const Json& r) {
   md_batching(md, r);
   md_charts(md, r);
   md_isolated(md, r);
+  md_sweep(md, r);
   md_regression(md, r);
   md_detection(md, r);
 

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 
 #include "report.h"
@@ -86,13 +87,42 @@ Json isolation_entry(const RunData& run, const TestRecord& t) {
 }
 
 bool is_battery_section(const std::string& s) {
-  return s == "parallel" || s == "soak" || s == "stress" || s == "isolation" || s == "bench";
+  return s == "parallel" || s == "soak" || s == "stress" || s == "isolation" || s == "bench" || s == "sweep";
+}
+
+// "Op/Sweep.Threaded/add_Tensor_int64_strided" -> mode "threaded", case "add_Tensor_int64_strided".
+bool split_sweep_name(const std::string& name, std::string* mode, std::string* case_name) {
+  static const std::string kPrefix = "Op/Sweep.";
+  const auto slash = name.find('/', kPrefix.size());
+  if (name.rfind(kPrefix, 0) != 0 || slash == std::string::npos) return false;
+  *mode = name.substr(kPrefix.size(), slash - kPrefix.size());
+  std::transform(mode->begin(), mode->end(), mode->begin(), [](unsigned char c) { return std::tolower(c); });
+  *case_name = name.substr(slash + 1);
+  return true;
+}
+
+// A sweep case's verdict in the words: pass, wrong value, exception, crash, hang, skipped
+// (or failed, for a failure of no known kind). A cold case's rounds say whether a child crashed.
+std::string sweep_verdict(const RunData& run, const TestRecord& t) {
+  if (t.status == "passed") return "pass";
+  if (t.status == "skipped") return "skipped";
+  if (t.status == "stalled") return "hang";
+  if (t.status == "incomplete") return "crash";  // started and never ended: the process died
+  for (const auto& rr : run.rounds) {
+    if (rr.test == t.name && rr.status == "crashed") return "crash";
+    if (rr.test == t.name && rr.status == "timed out") return "hang";
+  }
+  const std::string text = t.failures.empty() ? "" : t.failures.front();
+  if (text.find("wrong value") != std::string::npos || text.find("NaN/Inf") != std::string::npos)
+    return "wrong value";
+  if (text.find("exception") != std::string::npos) return "exception";
+  return "failed";
 }
 
 }  // namespace
 
 const char* label_of_section(const std::string& section) {
-  for (const char* label : {"soak", "stress", "isolation", "bench", "regression"}) {
+  for (const char* label : {"soak", "stress", "isolation", "bench", "regression", "sweep"}) {
     if (section == label) return label;
   }
   return "quick";  // parallel, selftest
@@ -136,7 +166,8 @@ Json isolation_section(const RunData& run) {
 Json other_tests(const Json& tests) {
   Json other = Json::array();
   for (const auto& t : elems(tests)) {
-    if (is_battery_section(str(t, "section"))) continue;
+    // A sweep test that never wrote its result has no section: its name places it.
+    if (is_battery_section(str(t, "section")) || str(t, "name").rfind("Op/Sweep.", 0) == 0) continue;
     Json e = Json::object();
     for (const char* k : {"name", "binary", "section", "status", "duration_s", "skip_reason", "runs_text", "runs"})
       e[k] = at(t, k);
@@ -145,6 +176,33 @@ Json other_tests(const Json& tests) {
     other.push_back(std::move(e));
   }
   return other;
+}
+
+// The failure text from its first typed error on ("wrong value in thread 3, ..."), not the
+// assertion's opening line ("Value of: r.errors").
+std::string failure_gist(const std::string& text) {
+  for (const char* kind : {"wrong value in", "NaN/Inf in", "exception in"}) {
+    const auto at = text.find(kind);
+    if (at != std::string::npos) return first_line(text.substr(at), 240);
+  }
+  return first_line(text, 240);
+}
+
+Json sweep_section(const RunData& run) {
+  Json cases = Json::array();
+  for (const auto& t : run.tests) {
+    std::string mode, name;
+    if (!split_sweep_name(t.name, &mode, &name)) continue;
+    Json e = Json::object();
+    e["test"] = t.name;
+    e["case"] = name;
+    e["mode"] = mode;
+    e["verdict"] = sweep_verdict(run, t);
+    e["detail"] = t.failures.empty() ? t.skip_reason : failure_gist(t.failures.front());
+    e["runs_text"] = runs_text(t);
+    cases.push_back(std::move(e));
+  }
+  return cases;
 }
 
 Json detection_section(const RunData& run) {

@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -542,6 +543,33 @@ TEST(Detection, SectionShowsCaughtMissedAndTwinRowsAndReportJsonCarriesTheCells)
   EXPECT_TRUE(flag(cells[4], "twin"));
   EXPECT_TRUE(at(cells[1], "median_s").is_null());
   EXPECT_FALSE(cells[0].contains("time")) << "the writer's fields are not the cell's";
+}
+
+TEST(Sweep, SectionIsAnOpByDtypeGridOfThreadedAndColdVerdictsListingEveryCaseThatDidNotPass) {
+  ToolRun r = run_tool("sweep");
+  const std::string md = read_text(r.dir / "report.md");
+  const std::string sweep = md_section(md, "\n## Op Sweep\n");
+  ASSERT_FALSE(sweep.empty()) << md;
+  for (const char* text :
+       {"8 tests of 3 ops. cold: 2 crash. threaded: 1 hang, 3 pass, 1 skipped, 1 wrong value.",
+        "| Op | float32 | float16 | int64 |",
+        "| add_Tensor | **wrong value** / **crash** | | ok / **crash** |",  // worst of the layouts
+        "| mm | | skip / - | |", "| sort | | | **hang** / - |",
+        "| Op/Sweep.Threaded/add_Tensor_float32_strided | wrong value | wrong value in thread 3, iteration 7",
+        "| Op/Sweep.Cold/add_Tensor_float32_contiguous | crash | started but wrote no result"}) {
+    EXPECT_NE(sweep.find(text), std::string::npos) << "missing: " << text << "\n" << sweep;
+  }
+  EXPECT_EQ(sweep.find("add_Tensor_float32_contiguous | pass"), std::string::npos) << "passes are only in the grid";
+  EXPECT_EQ(md_section(md, "\n## Regression and Other Tests\n").find("Op/Sweep."), std::string::npos);
+  const Json j = Json::parse(read_text(r.dir / "report.json"));
+  const auto& cases = elems(j, "sections", "sweep");
+  ASSERT_EQ(cases.size(), 8u);
+  std::map<std::string, std::string> verdicts;
+  for (const auto& c : cases) verdicts[str(c, "mode") + " " + str(c, "case")] = str(c, "verdict");
+  EXPECT_EQ(verdicts["threaded add_Tensor_float32_contiguous"], "pass");
+  EXPECT_EQ(verdicts["threaded add_Tensor_float32_strided"], "wrong value");
+  EXPECT_EQ(verdicts["cold add_Tensor_int64_contiguous"], "crash") << "a crashed round";
+  EXPECT_EQ(verdicts["threaded sort_int64_contiguous"], "hang");
 }
 
 TEST(Detection, ResultsWithoutDetectionLinesHaveNoDetectionSection) {
