@@ -376,7 +376,7 @@ void md_sweep_counts(std::string& md, const Json::array_t& cases) {
     ++counts[str(e, "mode")][str(e, "verdict")];
     ops.insert(split_case(str(e, "case"))[0]);
   }
-  md += fmt::format("{} tests of {} ops.", cases.size(), ops.size());
+  md += fmt::format("{} tests of {} op overloads.", cases.size(), ops.size());
   for (const auto& [mode, verdicts] : counts) {
     std::string line;
     for (const auto& [v, n] : verdicts) line += fmt::format("{}{} {}", line.empty() ? "" : ", ", n, v);

@@ -551,7 +551,7 @@ TEST(Sweep, SectionIsAnOpByDtypeGridOfThreadedAndColdVerdictsListingEveryCaseTha
   const std::string sweep = md_section(md, "\n## Op Sweep\n");
   ASSERT_FALSE(sweep.empty()) << md;
   for (const char* text :
-       {"8 tests of 3 ops. cold: 2 crash. threaded: 1 hang, 3 pass, 1 skipped, 1 wrong value.",
+       {"8 tests of 3 op overloads. cold: 2 crash. threaded: 1 hang, 3 pass, 1 skipped, 1 wrong value.",
         "| Op | float32 | float16 | int64 |",
         "| add_Tensor | **wrong value** / **crash** | | ok / **crash** |",  // worst of the layouts
         "| mm | | skip / - | |", "| sort | | | **hang** / - |",
