@@ -164,7 +164,8 @@ std::vector<c10::IValue> make_stack(const SweepCase& c, const std::vector<at::Te
   return stack;
 }
 
-// The first output as a tensor the check can subtract: integers and booleans as float64.
+// The first output as a tensor the check can subtract: float16/bfloat16 as float32 (exact),
+// integers and booleans as float64.
 at::Tensor comparable(const c10::IValue& v) {
   at::Tensor t;
   if (v.isTensor()) t = v.toTensor();
