@@ -11,6 +11,7 @@
 #include <mutex>
 
 #include "regression_helpers.h"
+#include "torchstress/intra_op_threads.h"
 #include "torchstress/results.h"
 #include "torchstress/crash_signatures.h"
 #include "torchstress/matchers.h"
@@ -121,18 +122,6 @@ TEST(CpuGenerator, RandnOnASharedGeneratorLocksItSelfAndLosesNoDraw) {
   // generator. Checks the draws equal a sequential replay and the final state matches.
   RunSharedGenerator(/*user_lock=*/false);
 }
-
-// Sets LibTorch's intra-op thread count for one scope and restores it (process-wide state).
-class ScopedIntraOpThreads {
- public:
-  explicit ScopedIntraOpThreads(int n) : saved_(at::get_num_threads()) { at::set_num_threads(n); }
-  ~ScopedIntraOpThreads() { at::set_num_threads(saved_); }
-  ScopedIntraOpThreads(const ScopedIntraOpThreads&) = delete;
-  ScopedIntraOpThreads& operator=(const ScopedIntraOpThreads&) = delete;
-
- private:
-  int saved_;
-};
 
 constexpr int kIntraOpThreads = 4;  // thread_init_test's set_num_threads(4)
 

@@ -1,13 +1,11 @@
 // Dropout with a generator per thread: each thread clones the device's default generator, seeds
 // its clone and draws its dropout masks from it while the other threads draw theirs. A thread's
 // masks and outputs must replay bitwise from its seed alone, and keep about 1 - p of the values.
-#include <ATen/Context.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <iostream>
-#include <mutex>
 
 #include "torchstress/device.h"
 #include "torchstress/matchers.h"
@@ -23,12 +21,9 @@ constexpr double kSigmas = 5.0;  // a kept fraction further than this from 1 - p
 
 uint64_t DropoutSeed(int thread) { return kBaseSeed + 700000 + static_cast<uint64_t>(thread); }
 
-// A generator of this thread's own: a clone of `d`'s default one (under its lock, as upstream
-// clones it), reseeded.
+// A generator of this thread's own (fork_generator), reseeded.
 at::Generator SeededGenerator(const c10::Device& d, uint64_t seed) {
-  at::Generator device_default = at::globalContext().defaultGenerator(d);
-  std::lock_guard<std::mutex> lock(device_default.mutex());
-  at::Generator mine = device_default.clone();
+  at::Generator mine = fork_generator(d);
   mine.set_current_seed(seed);
   return mine;
 }

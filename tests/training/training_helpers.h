@@ -18,6 +18,7 @@
 
 #include "torchstress/device_sync.h"
 #include "torchstress/error_sink.h"
+#include "torchstress/intra_op_threads.h"
 #include "torchstress/knobs.h"
 #include "torchstress/run_spec_from_knobs.h"
 #include "torchstress/runner.h"
@@ -87,26 +88,14 @@ inline std::vector<ErrorRecord> CompareTraces(int thread, const std::string& op,
   return errors;
 }
 
-// One intra-op thread (at::set_num_threads(1)) while alive, the previous count restored after;
-// threads started meanwhile take it at their first parallel op. Measured on the 2-core box: with
-// 2 intra-op threads, libgomp teams spin-waiting at their barriers (THREADS teams at once, or one
-// team beside a busy build) turned 0.2 s BatchNorm runs into up to 38 s, and single-threaded ones
-// into 19 s (OMP_WAIT_POLICY=PASSIVE cured it too): that measures libgomp, not the scenario.
-class ScopedSingleIntraOpThread {
- public:
-  ScopedSingleIntraOpThread() : saved_(at::get_num_threads()) { at::set_num_threads(1); }
-  ~ScopedSingleIntraOpThread() { at::set_num_threads(saved_); }
-  ScopedSingleIntraOpThread(const ScopedSingleIntraOpThread&) = delete;
-  ScopedSingleIntraOpThread& operator=(const ScopedSingleIntraOpThread&) = delete;
-
- private:
-  int saved_;
-};
-
 // The fixtures of this binary: the scenarios and the proofs that their checks catch a wrong value.
+// One intra-op thread while a test runs. Measured on the 2-core box: with 2 intra-op threads,
+// libgomp teams spin-waiting at their barriers (THREADS teams at once, or one team beside a busy
+// build) turned 0.2 s BatchNorm runs into up to 38 s, and single-threaded ones into 19 s
+// (OMP_WAIT_POLICY=PASSIVE cured it too): that measures libgomp, not the scenario.
 class Training : public ::testing::Test {
  private:
-  ScopedSingleIntraOpThread serial_cpu_kernels_;
+  ScopedIntraOpThreads serial_cpu_kernels_{1};
 };
 class TrainingChecks : public Training {};
 

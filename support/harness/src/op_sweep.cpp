@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <fstream>
-#include <mutex>
 #include <optional>
 #include <sstream>
 
@@ -251,20 +250,6 @@ at::Tensor copy_keeping_strides(const at::Tensor& t) {
   return at::empty_strided(t.sizes(), t.strides(), t.options()).copy_(t);
 }
 
-// A generator of its own for `device`, forked from the device's default one.
-at::Generator fork_generator(const c10::Device& device) {
-  at::Generator shared = at::globalContext().defaultGenerator(device);
-  std::lock_guard<std::mutex> lock(shared.mutex());
-  return shared.clone();
-}
-
-bool uses_generator(const SweepCase& c) {
-  for (const auto& a : c.args) {
-    if (is_generator_token(a)) return true;
-  }
-  return false;
-}
-
 class SweepWorkload : public Workload {
  public:
   SweepWorkload(SweepCase c, c10::Device d)
@@ -290,14 +275,14 @@ class SweepWorkload : public Workload {
   std::vector<at::Tensor> make_inputs(int thread) const override { return make_inputs(thread, 0); }
   std::vector<at::Tensor> make_inputs(int thread, int input) const override {
     // Runs single-threaded in prepare(), before any worker: each thread's generator is forked here.
-    while (uses_generator(case_) && generators_.size() <= static_cast<size_t>(thread)) {
+    while (!on_device_.generators.empty() && generators_.size() <= static_cast<size_t>(thread)) {
       generators_.push_back(fork_generator(device()));
     }
     return make_tensors(case_, input_seed(thread, input) * 31);
   }
   // A random op has no CPU twin: the CPU's generators draw other numbers than the device's.
   at::Tensor run_on_cpu(const std::vector<at::Tensor>& in) override {
-    if (uses_generator(case_)) return at::Tensor();
+    if (!on_device_.generators.empty()) return at::Tensor();
     return call(in, on_cpu_, c10::Device(c10::kCPU), std::nullopt);
   }
 

@@ -6,6 +6,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <cstdint>
+#include <mutex>
 
 namespace torchstress {
 
@@ -22,6 +23,14 @@ inline uint64_t input_seed(int thread, int input) {
 inline at::Tensor seeded_randn(at::IntArrayRef shape, uint64_t seed) {
   auto gen = at::detail::createCPUGenerator(seed);
   return at::randn(shape, gen, at::TensorOptions().dtype(at::kFloat));
+}
+
+// A generator of the caller's own for `device`: a clone of the device's default one, taken under
+// its lock as upstream clones it. Seed it (set_current_seed) to make its draws replayable.
+inline at::Generator fork_generator(const c10::Device& device) {
+  at::Generator device_default = at::globalContext().defaultGenerator(device);
+  std::lock_guard<std::mutex> lock(device_default.mutex());
+  return device_default.clone();
 }
 
 }  // namespace torchstress
