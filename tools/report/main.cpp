@@ -5,6 +5,9 @@
 // benchmarks.json holds the benchmark points in Google Benchmark's JSON format (for its compare.py).
 //
 //   torchstress_report --results DIR --out DIR [--baseline OLD/report.json] [--host NAME]
+//                      [--ctest-junit FILE]...
+// --ctest-junit: a JUnit file CTest wrote for this run (repeatable): the report counts every CTest
+// test in it (as a test, a control, or one that wrote no results line), so its totals match CTest's.
 //
 // Exit status: 0 report written (no regression); 1 regression against the baseline (each one
 // named on stderr and in the report); 2 bad arguments or an unreadable or corrupt input (one line
@@ -17,6 +20,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "report_json.h"
 #include "report.h"
@@ -30,7 +34,8 @@ constexpr int kExitBadInput = 2;
 
 // Errors print one line (the full text is for --help).
 const char* kShortUsage =
-    "accepted: torchstress_report --results DIR --out DIR [--baseline OLD/report.json] [--host NAME]\n";
+    "accepted: torchstress_report --results DIR --out DIR [--baseline OLD/report.json] [--host NAME] "
+    "[--ctest-junit FILE]...\n";
 const char* kUsage =
     "usage: torchstress_report --results DIR --out DIR [--baseline OLD/report.json] [--host NAME]\n"
     "  --results DIR   folder holding the run's results-*.jsonl (TORCHSTRESS_RESULTS_DIR)\n"
@@ -38,6 +43,8 @@ const char* kUsage =
     "                  (created if needed)\n"
     "  --baseline F    an earlier report.json: adds 'Changes since baseline'; exit 1 on any regression\n"
     "  --host NAME     machine name for the report (default: this machine's hostname)\n"
+    "  --ctest-junit F a JUnit file of the CTest run that wrote these results (repeatable): every CTest test\n"
+    "                  is counted, as a test, a control, or named as one that wrote no results line\n"
     "exit: 0 written, 1 regression against the baseline, 2 bad arguments or unreadable/corrupt input\n";
 
 void write_file(const std::filesystem::path& path, const std::string& text) {
@@ -56,6 +63,7 @@ std::string this_host() {
 
 int main(int argc, char** argv) {
   std::string results, out, baseline, host;
+  std::vector<std::string> junit;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto value = [&](std::string& into) {
@@ -73,6 +81,8 @@ int main(int argc, char** argv) {
       value(baseline);
     else if (a == "--host")
       value(host);
+    else if (a == "--ctest-junit")
+      value(junit.emplace_back());
     else if (a == "--help" || a == "-h") {
       std::fputs(kUsage, stdout);
       return kExitOk;
@@ -88,7 +98,8 @@ int main(int argc, char** argv) {
 
   try {
     const tsreport::RunData run = tsreport::read_results(results);
-    tsreport::Json report = tsreport::build_report(run, host.empty() ? this_host() : host);
+    tsreport::Json report =
+        tsreport::build_report(run, host.empty() ? this_host() : host, tsreport::read_ctest_junit(junit));
     int regressions = 0;
     if (!baseline.empty()) {
       std::ifstream in(baseline, std::ios::binary);

@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "ctest_junit.h"
 #include "report_json.h"
 #include "results_reader.h"
 
@@ -19,8 +20,9 @@ inline constexpr const char* kReportSchema = "torchstress-report/1";
 // rather than calling a change in it a regression (or silently passing it).
 inline constexpr double kTooNoisySpread = 0.25;
 
-// `host` names the machine when the results do not (they carry no host field today).
-Json build_report(const RunData& run, const std::string& host);
+// `host` names the machine when the results do not (they carry no host field today). `ctest`: the
+// tests CTest ran (its JUnit files), when known: report["ctest"] accounts for every one of them.
+Json build_report(const RunData& run, const std::string& host, const std::vector<CtestCase>& ctest = {});
 
 // Adds report["changes"] = {baseline, regressions[], improvements[], notes[]}. Regressions: a test
 // that passed in the baseline and now failed, stalled, ended midway, was skipped or is missing

@@ -64,6 +64,8 @@ void compare_tests(const Json& report, const Json& base, Changes& c) {
   std::map<std::string, const Json*> old_tests;
   for (const auto& t : elems(base, "tests")) old_tests[str(t, "name")] = &t;
   std::set<std::string> now_names;
+  // A test of an older baseline that is a control now (a detection test) is not missing.
+  for (const auto& c : elems(report, "controls")) now_names.insert(str(c, "name"));
   for (const auto& t : elems(report, "tests")) {
     now_names.insert(str(t, "name"));
     auto it = old_tests.find(str(t, "name"));
@@ -76,6 +78,28 @@ void compare_tests(const Json& report, const Json& base, Changes& c) {
       c.regressions.emplace_back(fmt::format("{}: passed in the baseline, missing now (no result at all)", name));
     else
       c.notes.emplace_back(fmt::format("{}: in the baseline ({}), not in this run", name, was));
+  }
+}
+
+// A control that does not catch what it must is a regression whatever the baseline says (the
+// checks are blind); one the baseline ran and this run lost (skipped or absent) is one too.
+void compare_controls(const Json& report, const Json& base, Changes& c) {
+  for (const auto& ctl : elems(report, "controls")) {
+    if (str(ctl, "verdict") == "missed")
+      c.regressions.emplace_back(fmt::format("control {}: {}; saw {}", str(ctl, "name"), str(ctl, "text"),
+                                             str(ctl, "observed")));
+  }
+  for (const auto& old : elems(base, "controls")) {
+    if (str(old, "verdict") != "caught") continue;
+    const std::string name = str(old, "name");
+    const Json* match = nullptr;
+    for (const auto& ctl : elems(report, "controls")) {
+      if (str(ctl, "name") == name) match = &ctl;
+    }
+    if (!match)
+      c.regressions.emplace_back(fmt::format("control {}: caught in the baseline, missing now (no result at all)", name));
+    else if (str((*match), "verdict") == "skipped")
+      c.regressions.emplace_back(fmt::format("control {}: caught in the baseline, {} now", name, str((*match), "text")));
   }
 }
 
@@ -159,3 +183,4 @@ int compare_with_baseline(Json& report, const Json& base, const std::string& bas
 }
 
 }  // namespace tsreport
+  compare_controls(report, base, c);

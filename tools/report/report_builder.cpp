@@ -167,22 +167,92 @@ Json test_entry(const RunData& run, const TestRecord& t, Json& failures) {
   return e;
 }
 
-Json summary_counts(const Json& tests, const RunData& run) {
+Json summary_counts(const Json& tests, const Json& controls, const RunData& run) {
   std::map<std::string, long> counts;
   for (const auto& t : elems(tests)) ++counts[str(t, "status")];
+  std::map<std::string, long> control_counts;
+  for (const auto& c : elems(controls)) ++control_counts[str(c, "verdict")];
   Json summary = Json::object();
   summary["tests"] = tests.size();
   for (const char* s : {"passed", "failed", "skipped", "stalled", "incomplete"}) summary[s] = counts[s];
   const bool incomplete = !run.incomplete.empty() || !run.warnings.empty();
   const long bad = counts["failed"] + counts["stalled"] + counts["incomplete"];
-  // A stall or a missing result leaves the run incomplete; a failed check fails it outright.
-  summary["verdict"] = counts["failed"] > 0 ? "FAIL" : (incomplete || bad > 0 ? "INCOMPLETE" : "PASS");
+  summary["controls"] = controls.size();
+  summary["controls_caught"] = control_counts["caught"];
+  summary["controls_missed"] = control_counts["missed"];
+  summary["controls_skipped"] = control_counts["skipped"];
+  // A stall or a missing result leaves the run incomplete; a failed check, or a control that no
+  // longer catches what it must, fails it outright.
+  summary["verdict"] = counts["failed"] > 0 || control_counts["missed"] > 0
+                           ? "FAIL"
+                           : (incomplete || bad > 0 ? "INCOMPLETE" : "PASS");
   summary["complete"] = !incomplete;
   summary["incomplete_tests"] = static_cast<long>(run.incomplete.size());
   long repeated = 0;
   for (const auto& t : run.tests) repeated += t.runs() > 1 ? 1 : 0;
   summary["repeated_tests"] = repeated;
   return summary;
+}
+
+// ---- what CTest ran, against what the results hold ---------------------------------------------
+
+// Every CTest test is counted: as a test of the report, as a control, or named as one that wrote
+// no results line under its name (a script, or a binary stopped before its tests: bad input).
+Json ctest_accounting(const RunData& run, const std::vector<CtestCase>& ctest) {
+  Json c = Json::object();
+  std::set<std::string> tests, controls;
+  for (const auto& t : run.tests) (t.control.empty() ? tests : controls).insert(t.name);
+  long as_tests = 0, as_controls = 0, skipped = 0, failed = 0;
+  Json without = Json::array();
+  std::set<std::string> ctest_names;
+  for (const auto& k : ctest) {
+    ctest_names.insert(k.name);
+    if (k.status == "notrun" || k.status == "disabled") ++skipped;
+    if (k.status == "fail") ++failed;
+    if (controls.count(k.name)) {
+      ++as_controls;
+    } else if (tests.count(k.name)) {
+      ++as_tests;
+    } else {
+      Json w = Json::object();
+      w["name"] = k.name;
+      w["status"] = k.status == "run" ? "passed" : (k.status == "fail" ? "failed" : "not run");
+      without.push_back(std::move(w));
+    }
+  }
+  Json extra = Json::array();  // results of no CTest test of these files (the binary run by hand, a child)
+  for (const auto& t : run.tests) {
+    if (!ctest_names.count(t.name)) extra.push_back(t.name);
+  }
+  c["tests"] = static_cast<long>(ctest.size());
+  c["failed"] = failed;
+  c["not_run"] = skipped;
+  c["counted_as_tests"] = as_tests;
+  c["counted_as_controls"] = as_controls;
+  c["without_results"] = without;
+  c["results_outside_ctest"] = extra;
+  return c;
+}
+
+std::string ctest_text(const Json& c) {
+  if (!at(c, "tests").is_number()) return "";
+  std::string text = fmt::format(" CTest ran {} test(s): {} counted here as tests, {} as controls", num(c, "tests"),
+                                 num(c, "counted_as_tests"), num(c, "counted_as_controls"));
+  const auto& without = elems(c, "without_results");
+  if (!without.empty()) {
+    std::string names;
+    size_t listed = 0;
+    for (const auto& w : without) {
+      if (++listed > 8) break;
+      names += (names.empty() ? "" : ", ") + str(w, "name");
+    }
+    if (without.size() > 8) names += fmt::format(" and {} more", without.size() - 8);
+    text += fmt::format(", {} wrote no results line of their own name (scripts and checks that run no test: {})",
+                        without.size(), names);
+  }
+  const auto& extra = elems(c, "results_outside_ctest");
+  if (!extra.empty()) text += fmt::format("; {} result(s) here are of no CTest test of this run", extra.size());
+  return text + ".";
 }
 
 // ---- sections ---------------------------------------------------------------------------------
@@ -449,6 +519,11 @@ void failure_findings(const RunData& run, const Json& r, Json& findings) {
     if (!rr.crash_signature.empty()) sigs.insert(rr.crash_signature);
   }
   if (sigs.empty()) findings.emplace_back("No known upstream crash signature matched.");
+  for (const auto& c : elems(r, "controls")) {
+    if (str(c, "verdict") != "missed") continue;
+    findings.emplace_back(fmt::format("CONTROL MISSED {}: {}; saw {}{}", str(c, "name"), str(c, "text"),
+                                      str(c, "observed"), str(c, "detail").empty() ? "" : " (" + str(c, "detail") + ")"));
+  }
   for (const auto& s : sigs) findings.emplace_back("Crash signature " + s + ".");
 }
 
@@ -500,19 +575,38 @@ std::string incomplete_text(const RunData& run, const Json& s) {
 }
 
 std::string verdict_text(const RunData& run, const Json& s) {
+// "; controls: 6 of 6 caught their expected kind" (or which missed).
+std::string controls_text(const Json& r) {
+  const Json& s = at(r, "summary");
+  if (num(s, "controls") == 0) return "";
+  std::string text = fmt::format(" Controls (tests that must see a failure): {} of {} caught their expected kind",
+                                 num(s, "controls_caught"), num(s, "controls") - num(s, "controls_skipped"));
+  if (num(s, "controls_skipped") > 0) text += fmt::format(" ({} skipped)", num(s, "controls_skipped"));
+  std::string missed;
+  for (const auto& c : elems(r, "controls")) {
+    if (str(c, "verdict") == "missed")
+      missed += fmt::format("{}{} ({}; saw {})", missed.empty() ? "" : ", ", str(c, "name"), str(c, "text"),
+                            str(c, "observed"));
+  }
+  if (!missed.empty()) text += "; MISSED, so the checks cannot be trusted: " + missed;
+  return text + ".";
+}
+
   if (str(s, "verdict") == "PASS") {
     return fmt::format("All {} tests that ran passed ({} skipped).", num(s, "tests") - num(s, "skipped"),
                        num(s, "skipped"));
   }
   if (str(s, "verdict") == "INCOMPLETE") return incomplete_text(run, s);
-  return fmt::format("{} test(s) did not pass: {} failed, {} stalled, {} incomplete.",
-                     num(s, "failed") + num(s, "stalled") + num(s, "incomplete"), num(s, "failed"), num(s, "stalled"),
-                     num(s, "incomplete"));
+  const double bad = num(s, "failed") + num(s, "stalled") + num(s, "incomplete");
+  if (bad == 0) return fmt::format("All {} tests that ran passed ({} skipped), but a control missed.",
+                                   num(s, "tests") - num(s, "skipped"), num(s, "skipped"));
+  return fmt::format("{} test(s) did not pass: {} failed, {} stalled, {} incomplete.", bad, num(s, "failed"),
+                     num(s, "stalled"), num(s, "incomplete"));
 }
 
 // The verdict, then each repeated test that did not pass every repeat and each isolated-rounds count.
 std::string summary_text(const RunData& run, const Json& r) {
-  std::string text = verdict_text(run, at(r, "summary"));
+  std::string text = verdict_text(run, at(r, "summary")) + controls_text(r) + ctest_text(at(r, "ctest"));
   for (const auto& t : elems(r, "tests")) {
     const std::string st = str(t, "status");
     if (num(t, "runs") > 1 && st != "passed" && st != "skipped")
@@ -527,15 +621,23 @@ std::string summary_text(const RunData& run, const Json& r) {
 
 // ---- the report -------------------------------------------------------------------------------
 
-Json build_report(const RunData& run, const std::string& host) {
+Json build_report(const RunData& run, const std::string& host, const std::vector<CtestCase>& ctest) {
   Json r = Json::object();
   r["schema"] = kReportSchema;
   r["title"] = "Verification Report";
   r["run"] = run_meta(run, host);
-  Json tests = Json::array(), failures = Json::array();
-  for (const auto& t : run.tests) tests.emplace_back(test_entry(run, t, failures));
+  // Controls (tests that must see a failure) are kept apart: their failures are their catches.
+  Json tests = Json::array(), failures = Json::array(), controls = Json::array();
+  for (const auto& t : run.tests) {
+    if (t.control.empty())
+      tests.emplace_back(test_entry(run, t, failures));
+    else
+      controls.emplace_back(detail::control_entry(run, t));
+  }
   r["tests"] = tests;
-  r["summary"] = summary_counts(tests, run);
+  r["controls"] = controls;
+  if (!ctest.empty()) r["ctest"] = ctest_accounting(run, ctest);
+  r["summary"] = summary_counts(tests, controls, run);
   r["sections"] = build_sections(run);
   r["regression"] = detail::other_tests(tests);
   // Only where the results hold detection lines: a suite run's report.json keeps its shape.

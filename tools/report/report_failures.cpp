@@ -218,7 +218,7 @@ std::string repro_command(const RunData& run, const TestRecord& t) {
   const bool intermittent = t.runs() > 1 && t.count("passed") > 0 && t.not_passed() > 0;
   std::string cmd = knob_prefix(p);
   if (p && !p->build_dir.empty()) {
-    cmd += fmt::format("ctest --test-dir {} -R {} --output-on-failure", shell_quote(p->build_dir),
+    cmd += fmt::format("ctest --test-dir {} -R {} --no-tests=error --output-on-failure", shell_quote(p->build_dir),
                        shell_quote("^" + t.name + "$"));
     if (intermittent) cmd += fmt::format(" --repeat until-fail:{}", t.runs());
     return cmd;

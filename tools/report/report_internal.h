@@ -61,6 +61,14 @@ Json other_tests(const Json& tests);
 // The op sweep: one entry per Op/Sweep.<Mode>/<case> test (case, mode, verdict: pass, wrong value,
 // exception, crash, hang, skipped, failed; detail: the first failure line or the skip reason).
 Json sweep_section(const RunData& run);
+// A control (a test that must see a failure, TestRecord::control): name, the gtest case, expected
+// kind, runs, caught (repeats that failed with the expected kind; a self-judged control: that
+// passed), observed kinds, verdict (caught, missed, skipped), text ("caught k of n, expected KIND").
+Json control_entry(const RunData& run, const TestRecord& t);
+// Known upstream bugs (tests/known_bugs): one entry per test that recorded a known_bug_verdict
+// (name, role: bug or control, upstream, affected, libtorch, affected_here, verdict: caught, passed,
+// skipped, missed, unexpected, broken; symptom, detail, status).
+Json known_bugs_section(const RunData& run);
 // Detection power: every detection cell as its results line reads (torchstress::to_json), for
 // report.json's "detection"; the Markdown is rebuilt from these by detection_markdown().
 Json detection_section(const RunData& run);

@@ -88,16 +88,37 @@ void add_provenance(Json& meta, const RunData& run) {
   }
   if (torch.size() > 1 && !values.contains("torch_version")) disagreements.emplace_back(describe("torch", torch));
 
+  // The run's knobs are those every process had (the environment the run was started with); a
+  // setting only some processes had is a test's own CTest ENVIRONMENT (a control's THREADS=1, a
+  // user catalogue), listed apart with how many processes had it.
   std::vector<std::string> knobs, show_config;
+  Tally by_setting;
   Json processes = Json::array();
   for (const auto& p : run.processes) {
-    for (const auto& [key, value] : p.knobs.items()) push_distinct(knobs, key + "=" + scalar_text(value));
+    for (const auto& [key, value] : p.knobs.items()) {
+      // Bookkeeping of a CTest test, not a setting: the Controls section and the test names say it.
+      if (key == "TORCHSTRESS_CTEST_NAME" || key == "TORCHSTRESS_CONTROL") continue;
+      count(by_setting, key + "=" + scalar_text(value));
+    }
     push_distinct(show_config, str(p.provenance, "show_config"));
     processes.emplace_back(process_json(p));
+  }
+  Json per_test = Json::array();
+  for (const auto& [setting, n] : by_setting) {
+    if (n == static_cast<int>(run.processes.size())) {
+      knobs.push_back(setting);
+    } else {
+      Json k = Json::object();
+      k["setting"] = setting;
+      k["processes"] = n;
+      per_test.push_back(std::move(k));
+    }
   }
   meta["provenance"] = values;
   meta["provenance_disagreements"] = disagreements;
   meta["knobs"] = array_of(knobs);
+  meta["knobs_of_some_tests"] = per_test;
+  meta["process_count"] = run.processes.size();
   meta["show_config"] = array_of(show_config);
   meta["processes"] = processes;
 }

@@ -499,7 +499,14 @@ void md_provenance(std::string& md, const Json& run) {
   if (at(run, "knobs").size()) {
     std::string knobs;
     for (const auto& k : elems(run, "knobs")) knobs += fmt::format("{}`{}`", knobs.empty() ? "" : ", ", str(k));
-    md += "\n**Knobs overridden**: " + knobs + "\n";
+    md += "\n**Knobs overridden** (the run's: in every process): " + knobs + "\n";
+  }
+  if (at(run, "knobs_of_some_tests").size()) {
+    std::string knobs;
+    for (const auto& k : elems(run, "knobs_of_some_tests"))
+      knobs += fmt::format("{}`{}` ({} of {})", knobs.empty() ? "" : ", ", str(k, "setting"), num(k, "processes"),
+                           num(run, "process_count"));
+    md += "\n**Set by some tests' own environment** (processes of all): " + knobs + "\n";
   }
   std::string differ;
   for (const auto& d : elems(run, "provenance_disagreements")) differ += (differ.empty() ? "" : "; ") + str(d);
@@ -579,8 +586,61 @@ void md_blockers(std::string& md, const Json& r) {
                         flag_or(at(b, "listed"), true) ? ": " + str(b, "name") : " (names in report.json)");
       continue;
     }
+  // A control that no longer catches what it must is a failure of the run: the checks are blind.
+  for (const auto& c : elems(r, "controls")) {
+    if (str(c, "verdict") != "missed") continue;
+    any = true;
+    md += fmt::format("| {} | control missed: expected {}, saw {} | {} | {} | `{}` | [Controls](#controls) |\n",
+                      str(c, "name"), str(c, "expected"), cell(str(c, "observed")), str(c, "text"),
+                      cell(str(c, "detail")), cell(str(c, "repro")));
+  }
     md += fmt::format("- **{}** {}: {}\n", str(b, "kind"), str(b, "name"), str(b, "reason"));
   }
+}
+
+// Tests that must see a failure: each names the one kind it must see; "caught k of n".
+void md_controls(std::string& md, const Json& r) {
+  const auto& controls = elems(r, "controls");
+  md += "## Controls\n\n";
+  if (controls.empty()) {
+    md += "No control ran (tests that must see a failure: `ctest -L quick` runs the sweep's and the zoo's).\n\n";
+    return;
+  }
+  const Json& s = at(r, "summary");
+  md += fmt::format(
+      "Tests that must see a failure, each of one expected kind: a control that stops catching fails the run "
+      "and the release gate. **Caught {} of {}**{}.\n\n",
+      num(s, "controls_caught"), num(s, "controls") - num(s, "controls_skipped"),
+      num(s, "controls_skipped") > 0 ? fmt::format(" ({} skipped)", num(s, "controls_skipped")) : "");
+  md += "| Control | Expected kind | Result | Seen |\n|---------|---------------|--------|------|\n";
+  for (const auto& c : controls) {
+    const std::string verdict = str(c, "verdict");
+    const std::string word = verdict == "caught" ? "caught" : (verdict == "missed" ? "**MISSED**" : "skipped");
+    md += fmt::format("| {} | {} | {}: {} | {} |\n", cell(str(c, "name")), str(c, "expected"), word,
+                      cell(str(c, "text")), cell(str(c, "observed")));
+  }
+  md += "\n";
+}
+
+// What CTest ran against what these results hold, when the report was given CTest's JUnit files.
+void md_ctest(std::string& md, const Json& r) {
+  if (!r.contains("ctest")) return;
+  const Json& c = at(r, "ctest");
+  md += fmt::format(
+      "**CTest** ran {} test(s): {} are counted above as tests, {} as controls, {} wrote no results line of their "
+      "own name{}.\n",
+      num(c, "tests"), num(c, "counted_as_tests"), num(c, "counted_as_controls"), at(c, "without_results").size(),
+      at(c, "without_results").size() ? " (listed below)" : "");
+  if (at(c, "without_results").size()) {
+    std::string names;
+    for (const auto& w : elems(c, "without_results"))
+      names += fmt::format("{}`{}` ({})", names.empty() ? "" : ", ", str(w, "name"), str(w, "status"));
+    md += "Without results (scripts, and checks that stop a binary before any test): " + names + ".\n";
+  }
+  if (at(c, "results_outside_ctest").size())
+    md += fmt::format("{} result(s) here belong to no CTest test of this run (a binary run by hand, or an older run).\n",
+                      at(c, "results_outside_ctest").size());
+  md += "\n";
 }
 
 }  // namespace
@@ -608,6 +668,7 @@ std::string render_markdown(const Json& r) {
   int i = 0;
   for (const auto& f : elems(r, "findings")) md += fmt::format("{}. {}\n", ++i, str(f));
   md_blockers(md, r);
+  md_ctest(md, r);
   return md;
 }
 
@@ -633,6 +694,7 @@ std::string esc(const std::string& s) {
       out += "&gt;";
     else if (c == '&')
       out += "&amp;";
+  md_controls(md, r);
     else if (c == '"')
       out += "&quot;";
     else

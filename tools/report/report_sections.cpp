@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <set>
 
 #include "report.h"
 #include "report_internal.h"
@@ -206,6 +207,107 @@ Json sweep_section(const RunData& run) {
 }
 
 Json detection_section(const RunData& run) {
+// ---- controls ---------------------------------------------------------------------------------
+
+namespace {
+
+// The kinds one repeat of a control saw, in the words a control names: its typed worker errors
+// (a NaN/Inf counts as a wrong value), a hang (stalled, or a round timed out) or a crash (it never
+// ended, or a round crashed).
+std::set<std::string> seen_kinds(const RunData& run, const TestRecord& t, const TestResult& r, int run_index) {
+  std::set<std::string> kinds;
+  for (const auto& [kind, count] : r.error_counts.items()) {
+    if (!count.is_number() || count.get<double>() <= 0) continue;
+    if (kind == "stall") kinds.insert("hang");
+    else if (kind == "NaN/Inf") kinds.insert("wrong value");
+    else kinds.insert(kind);
+  }
+  for (const auto& e : elems(r.errors)) {
+    const std::string kind = str(e, "kind");
+    if (kind == "wrong value" || kind == "exception") kinds.insert(kind);
+  }
+  if (r.status == "stalled") kinds.insert("hang");
+  if (r.status == "incomplete") kinds.insert("crash");
+  for (const auto& rr : run.rounds) {
+    if (rr.test != t.gtest_name || rr.run != run_index) continue;
+    if (rr.status == "crashed") kinds.insert("crash");
+    if (rr.status == "timed out") kinds.insert("hang");
+  }
+  return kinds;
+}
+
+std::string joined(const std::set<std::string>& s) {
+  std::string out;
+  for (const auto& v : s) out += (out.empty() ? "" : ", ") + v;
+  return out;
+}
+
+}  // namespace
+
+Json control_entry(const RunData& run, const TestRecord& t) {
+  Json e = Json::object();
+  e["name"] = t.name;
+  e["test"] = t.gtest_name.empty() ? t.name : t.gtest_name;
+  e["expected"] = t.control;
+  e["judged_by"] = t.control_self_judged ? "its own verdict (catches with the expected kind, its twin passes)"
+                                         : "its failure's kind";
+  int ran = 0, caught = 0, index = 0;
+  std::set<std::string> observed;
+  std::string missed_detail;
+  for (const auto& r : t.results) {
+    ++index;
+    if (r.status == "skipped") continue;
+    ++ran;
+    bool ok = false;
+    std::string saw;
+    if (t.control_self_judged) {
+      saw = str(r.properties, "control_observed");
+      ok = r.status == "passed";
+      if (saw.empty()) saw = ok ? t.control : r.status;
+    } else {
+      const auto kinds = seen_kinds(run, t, r, index);
+      saw = kinds.empty() ? "no failure" : joined(kinds);
+      ok = r.status != "passed" && kinds.count(t.control) > 0;
+    }
+    observed.insert(saw);
+    if (ok) {
+      ++caught;
+    } else if (missed_detail.empty()) {
+      missed_detail = fmt::format("run {}: {} (saw {}){}", index, r.status, saw,
+                                  r.failures.empty() ? "" : ": " + failure_gist(r.failures.front()));
+    }
+  }
+  e["runs"] = ran;
+  e["caught"] = caught;
+  e["skipped_runs"] = t.count("skipped");
+  e["observed"] = joined(observed);
+  e["verdict"] = ran == 0 ? "skipped" : (caught == ran ? "caught" : "missed");
+  e["text"] = ran == 0 ? fmt::format("skipped: {}", t.skip_reason.empty() ? "no reason given" : first_line(t.skip_reason))
+                       : fmt::format("caught {} of {}, expected {}", caught, ran, t.control);
+  e["detail"] = missed_detail;
+  e["repro"] = repro_command(run, t);
+  return e;
+}
+
+Json known_bugs_section(const RunData& run) {
+  Json out = Json::array();
+  for (const auto& t : run.tests) {
+    if (!t.properties.is_object() || !t.properties.contains("known_bug_verdict")) continue;
+    Json e = Json::object();
+    e["name"] = t.name;
+    for (const char* k : {"role", "upstream", "affected", "reason", "libtorch", "affected_here", "verdict", "symptom",
+                          "detail"})
+      e[k] = str(t.properties, std::string("known_bug_") + k);
+    e["status"] = t.status;
+    e["runs_text"] = runs_text(t);
+    // A test that failed for another reason than its verdict (an assertion of its own) says so.
+    if (t.status == "failed" && (str(e, "verdict") == "caught" || str(e, "verdict") == "passed"))
+      e["verdict"] = "broken";
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
   Json cells = Json::array();
   for (const auto& c : run.detection) cells.push_back(torchstress::to_json(c));
   return cells;

@@ -321,7 +321,7 @@ TEST(Failures, TableOpensTheReportWithKindFirstMessageReproAndDetailsLink) {
         // A build folder: CTest.
         "| CudaRegression.GateOpensForEveryWorker | gate | 0 of 1 passed | start gate: worker 3 of 8 did not arrive "
         "within 60.0 s | `ctest --test-dir /work/build -R '^CudaRegression.GateOpensForEveryWorker$' "
-        "--output-on-failure` |",
+        "--no-tests=error --output-on-failure` |",
         // An older file: the binary's name.
         "| Knobs.RejectBadValues | assertion | 0 of 1 passed | Expected equality of these values: code Which is: 0 2 | "
         "`torchstress_selftest --gtest_filter=Knobs.RejectBadValues` |"}) {
@@ -656,3 +656,131 @@ TEST(BenchmarksJson, PerRepetitionRatesGiveIterationEntriesAndMeanStddevAggregat
 }
 
 }  // namespace
+// ---- controls and what CTest ran (testdata/controls, testdata/controls-missed) -------------------
+
+namespace controls {
+
+ToolRun run_with(const std::string& results, const std::string& extra, const fs::path& dir) {
+  ToolRun r;
+  r.dir = dir;
+  const std::string cmd = std::string("'") + TSREPORT_TOOL + "' --host fixture-host --results '" + TSREPORT_TESTDATA +
+                          "/" + results + "' --out '" + dir.string() + "' " + extra + " 2>&1";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  const int status = ::pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+std::string section_of_md(const std::string& md, const std::string& heading) {
+  const auto b = md.find(heading);
+  if (b == std::string::npos) return "";
+  const auto e = md.find("\n## ", b + heading.size());
+  return md.substr(b, e == std::string::npos ? std::string::npos : e - b);
+}
+
+}  // namespace controls
+
+TEST(Controls, EachControlIsCountedApartWithItsExpectedKind) {
+  ToolRun r = run_tool("controls");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  const std::string md = read_text(r.dir / "report.md");
+  const std::string section = controls::section_of_md(md, "\n## Controls\n");
+  ASSERT_FALSE(section.empty()) << md;
+  for (const char* text :
+       {"**Caught 3 of 3**", "| Control | Expected kind | Result | Seen |",
+        "| SweepControls.ComparisonCatchesAnotherThreadsDraws_randn | wrong value | caught: caught 1 of 1, expected "
+        "wrong value | wrong value |",
+        "| SweepUserOps.CatchesZooBug_contended_trylock | exception | caught: caught 1 of 1, expected exception | "
+        "exception |",
+        "| Detection/Zoo.BugIsCaughtWithItsSymptomAndTwinPasses/lock_order | hang | caught: caught 1 of 1, expected "
+        "hang | hang |"}) {
+    EXPECT_NE(section.find(text), std::string::npos) << "missing: " << text << "\n" << section;
+  }
+  const Json j = Json::parse(read_text(r.dir / "report.json"));
+  EXPECT_EQ(str(j, "summary", "verdict"), "PASS");
+  EXPECT_EQ(num(j, "summary", "controls"), 3);
+  EXPECT_EQ(num(j, "summary", "controls_caught"), 3);
+  // A control's expected failure is no failure of the run; its twin (same gtest case, another CTest
+  // test) is an ordinary test under its CTest name.
+  EXPECT_EQ(num(j, "summary", "tests"), 2);
+  EXPECT_EQ(num(j, "summary", "failed"), 0);
+  std::vector<std::string> tests;
+  for (const auto& t : elems(j, "tests")) tests.push_back(str(t, "name"));
+  EXPECT_EQ(tests, (std::vector<std::string>{"Op/Sweep.Threaded/add_Tensor_float32_contiguous",
+                                             "SweepControls.OneThreadPasses_randn"}));
+  EXPECT_NE(str(j, "summary", "text").find("Controls (tests that must see a failure): 3 of 3 caught"),
+            std::string::npos)
+      << str(j, "summary", "text");
+  EXPECT_EQ(controls::section_of_md(md, "\n## Failures\n").find("Sweep"), std::string::npos) << "no failure listed";
+}
+
+TEST(Controls, AControlThatStopsCatchingFailsTheVerdictAndTheReleaseGate) {
+  const fs::path base_dir = fs::path(out_dir().string() + "-baseline");
+  ToolRun base = run_tool("controls", "", base_dir);
+  ASSERT_EQ(base.exit_code, 0) << base.out;
+  ToolRun r = run_tool("controls-missed", (base_dir / "report.json").string());
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  for (const char* text :
+       {"REGRESSION control SweepControls.ComparisonCatchesAnotherThreadsDraws_randn: caught 0 of 1, expected wrong "
+        "value; saw no failure",
+        "REGRESSION control SweepUserOps.CatchesZooBug_contended_trylock: caught 0 of 1, expected exception; saw "
+        "wrong value"}) {
+    EXPECT_NE(r.out.find(text), std::string::npos) << "missing: " << text << "\n" << r.out;
+  }
+  const Json j = Json::parse(read_text(r.dir / "report.json"));
+  EXPECT_EQ(str(j, "summary", "verdict"), "FAIL");
+  EXPECT_EQ(num(j, "summary", "controls_missed"), 2);
+  const std::string md = read_text(r.dir / "report.md");
+  EXPECT_NE(md.find("| SweepControls.ComparisonCatchesAnotherThreadsDraws_randn | control missed: expected wrong "
+                    "value, saw no failure |"),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("| **MISSED**: caught 0 of 1, expected exception | wrong value |"), std::string::npos) << md;
+  EXPECT_NE(md.find("CONTROL MISSED SweepUserOps.CatchesZooBug_contended_trylock"), std::string::npos) << md;
+  // Without a baseline the verdict alone fails the run.
+  ToolRun alone = run_tool("controls-missed", "", fs::path(out_dir().string() + "-alone"));
+  EXPECT_EQ(alone.exit_code, 0) << "the report is written; the verdict says FAIL";
+  EXPECT_NE(alone.out.find("FAIL:"), std::string::npos) << alone.out;
+}
+
+TEST(Controls, TheReportCountsEveryTestCtestRanAndNamesThoseWithoutResults) {
+  const std::string junit = std::string(TSREPORT_TESTDATA) + "/controls/junit-quick.xml";
+  ToolRun r = controls::run_with("controls", "--ctest-junit '" + junit + "'", out_dir());
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  const Json j = Json::parse(read_text(r.dir / "report.json"));
+  EXPECT_EQ(num(j, "ctest", "tests"), 7);
+  EXPECT_EQ(num(j, "ctest", "counted_as_tests"), 2);
+  EXPECT_EQ(num(j, "ctest", "counted_as_controls"), 3);
+  ASSERT_EQ(at(j, "ctest", "without_results").size(), 2u);
+  EXPECT_EQ(str(at(j, "ctest", "without_results")[0], "name"), "BadInput.ScriptsAndToolsExitWith2AndOneLine");
+  EXPECT_EQ(at(j, "ctest", "results_outside_ctest").size(), 0u);
+  const std::string md = read_text(r.dir / "report.md");
+  EXPECT_NE(md.find("**CTest** ran 7 test(s): 2 are counted above as tests, 3 as controls, 2 wrote no results line "
+                    "of their own name (listed below)."),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("`SweepCatalogue.BadEntryIsOneLine_bad_dtype` (passed)"), std::string::npos) << md;
+  EXPECT_NE(str(j, "summary", "text").find("CTest ran 7 test(s)"), std::string::npos) << str(j, "summary", "text");
+}
+
+TEST(Controls, HeaderKnobsAreTheRunsAndATestsOwnEnvironmentIsListedApart) {
+  ToolRun r = run_tool("controls");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  const std::string md = read_text(r.dir / "report.md");
+  EXPECT_NE(md.find("**Knobs overridden** (the run's: in every process): `TORCHSTRESS_DEVICE=cpu`\n"),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("`TORCHSTRESS_THREADS=1` (1 of 5)"), std::string::npos) << md;
+  EXPECT_EQ(md.find("TORCHSTRESS_CTEST_NAME="), md.find("TORCHSTRESS_CTEST_NAME=SweepControls.ComparisonCatches"))
+      << "bookkeeping is no knob of the header";
+}
+
+TEST(Controls, AMissingJunitFileIsOneLineAndExit2) {
+  ToolRun r = controls::run_with("controls", "--ctest-junit /nonexistent/junit.xml", out_dir());
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  EXPECT_EQ(r.out, "torchstress_report: CTest JUnit file /nonexistent/junit.xml cannot be read\n");
+}
