@@ -89,11 +89,11 @@ Trace WithOneValueSlightlyOff(const Trace& trace) {
   Trace perturbed;
   for (const auto& [what, value] : trace) Append(perturbed, what, value);
   at::Tensor first = perturbed.back().second.view(-1).narrow(0, 0, 1);
-  const double allowed = AllowedReplayDifference(trace.back().second);
-  if (allowed == 0.0) {
+  const Tolerance tol = AllowedReplayDifference(trace.back().second);
+  if (tol.exact()) {
     first.copy_(at::nextafter(first, first + 1));
   } else {
-    first.add_(2 * allowed);
+    first.add_(2 * (tol.atol + tol.rtol * first.abs().item<double>()));
   }
   return perturbed;
 }

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <chrono>
 #include <functional>
+#include <limits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -23,6 +24,7 @@
 #include "torchstress/run_spec_from_knobs.h"
 #include "torchstress/runner.h"
 #include "torchstress/seeded.h"
+#include "torchstress/value_oracle.h"
 
 namespace torchstress::training {
 
@@ -30,7 +32,7 @@ namespace torchstress::training {
 using Trace = std::vector<std::pair<std::string, at::Tensor>>;
 
 inline void Append(Trace& trace, std::string what, const at::Tensor& value) {
-  trace.emplace_back(std::move(what), value.detach().clone());
+  trace.emplace_back(std::move(what), value.defined() ? value.detach().clone() : at::Tensor());
 }
 
 // Seeded float values rounded to quarters in [-2, 2]: products and sums of a few stay exact in float.
@@ -38,33 +40,27 @@ inline at::Tensor SeededQuarters(at::IntArrayRef shape, uint64_t seed) {
   return seeded_randn(shape, seed).mul(4).round().clamp(-8, 8).div(4);
 }
 
-// The largest difference a replay may show. Exact on the CPU: the replay runs the same kernels, so
-// any difference is the threads' doing. On an accelerator a library may pick another kernel for
-// another stream or workspace (cuBLAS's reproducibility notes), so floats get 1e-6 of their scale.
-inline double AllowedReplayDifference(const at::Tensor& want) {
-  if (want.device().is_cpu() || !want.is_floating_point() || want.numel() == 0) return 0.0;
-  return 1e-6 * (1.0 + want.abs().max().item<double>());
+// What a replay may differ by, per element. Exact on the CPU: the replay runs the same kernels,
+// so any difference is the threads' doing. On an accelerator a library may pick another kernel for
+// another stream or workspace (cuBLAS's reproducibility notes), so floats get rtol = atol = 1e-6
+// (chosen, not yet measured on a GPU: docs/sweep.md's tolerance table says so).
+inline Tolerance AllowedReplayDifference(const at::Tensor& want) {
+  if (want.device().is_cpu() || !want.is_floating_point()) return Tolerance{};
+  return Tolerance{1e-6, 1e-6};
 }
 
-// Appends a wrong-value record to `errors` unless `got` matches `want` (AllowedReplayDifference;
-// on the CPU at::equal: every element ==, so a NaN never passes).
+// Appends a wrong-value record to `errors` unless `got` matches `want` element by element, judged
+// by the host oracle (value_oracle.h: never ATen beside the threads; a NaN passes only against a
+// NaN). An undefined `got` fails.
 inline bool ExpectIdentical(std::vector<ErrorRecord>& errors, int thread, const std::string& what,
                             const at::Tensor& got, const at::Tensor& want) {
   const std::string device = want.device().str();
-  if (got.sizes() != want.sizes() || got.scalar_type() != want.scalar_type()) {
-    errors.push_back(ErrorRecord::at(ErrorKind::kWrongValue, thread, -1, what, device,
-                                     "shape/dtype " + c10::str(got.sizes(), " ", got.scalar_type()) + " vs " +
-                                         c10::str(want.sizes(), " ", want.scalar_type())));
-    return false;
-  }
-  const double allowed = AllowedReplayDifference(want);
-  if (allowed == 0.0 && at::equal(got, want)) return true;
-  const at::Tensor g = got.to(at::kCPU).to(at::kDouble), w = want.to(at::kCPU).to(at::kDouble);
-  const double diff = g.numel() == 0 ? 0.0 : (g - w).abs().max().item<double>();
-  if (allowed > 0.0 && diff <= allowed) return true;  // a NaN fails the comparison
+  const Tolerance tol = AllowedReplayDifference(want);
+  const Comparison c = compare_on_host(to_host(got), host_copy(want), tol);
+  if (c.ok()) return true;
   ErrorRecord e = ErrorRecord::at(ErrorKind::kWrongValue, thread, -1, what, device,
-                                  allowed == 0.0 ? "not bitwise equal" : fmt::format("beyond {:.3g}", allowed));
-  e.max_abs_diff = diff;
+                                  c.describe(got.defined() ? got.numel() : 0, tol));
+  e.max_abs_diff = c.problem.empty() ? c.max_diff : std::numeric_limits<double>::infinity();
   errors.push_back(e);
   return false;
 }
@@ -146,7 +142,8 @@ inline RunResult ConcurrentTracesMatchAlone(const RunSpec& spec, const std::stri
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   for (int t = 0; t < spec.threads; ++t) {
     const Trace& got = together[static_cast<size_t>(t)];
-    if (got.empty()) continue;  // its exception is already recorded
+    const bool threw = std::any_of(errors.begin(), errors.end(), [t](const ErrorRecord& e) { return e.thread == t; });
+    if (got.empty() && threw) continue;  // its exception is already recorded; an empty trace without one fails
     for (auto& e : CompareTraces(t, op, got, trace_of(t))) errors.push_back(std::move(e));
   }
   if (concurrent) *concurrent = std::move(together);

@@ -7,14 +7,35 @@
 #include <torch/version.h>
 
 #include <algorithm>
+#include <deque>
+#include <random>
+#include <cctype>
+#include <cstdio>
 #include <fstream>
 #include <optional>
 #include <sstream>
 
 #include "torchstress/seeded.h"
+#include "torchstress/variety.h"
 
 namespace torchstress {
 namespace {
+
+// Per thread: the packed output's header on the device, uploaded once per distinct header (an
+// upload per call would put a host-to-device copy between the ops under test).
+class HeaderCache {
+ public:
+  at::Tensor header(const std::vector<double>& h, const c10::Device& device) {
+    for (const auto& [key, tensor] : cached_) {
+      if (key == h && tensor.device() == device) return tensor;
+    }
+    cached_.emplace_back(h, at::tensor(h, at::kDouble).to(device));
+    return cached_.back().second;
+  }
+
+ private:
+  std::vector<std::pair<std::vector<double>, at::Tensor>> cached_;
+};
 
 std::string entry_label(size_t i, const Json& e) {
   return fmt::format("entry {} ({})", i + 1, e.is_object() ? e.value("op", std::string("no op")) : e.dump());
@@ -60,6 +81,29 @@ bool is_out_token(const Json& a) { return a.is_string() && a.get<std::string>().
 // A random number generator: "gen" is the calling thread's own, seeded per call from its input;
 // "gen:shared" is one for all threads, seeded per call (the race a control case must catch).
 bool is_generator_token(const Json& a) { return a == "gen" || a == "gen:shared"; }
+
+// A literal drawn per (thread, input) from its seed, so a factory's output differs between threads
+// (a case whose threads all get one output cannot fail): {"int": [LO, HI]}, {"float": [LO, HI]},
+// or an int list holding {"int": [LO, HI]} elements.
+bool is_drawn_number(const Json& a) { return a.is_object() && (a.contains("int") || a.contains("float")); }
+bool is_varying_token(const Json& a) {
+  return is_drawn_number(a) || (a.is_array() && std::any_of(a.begin(), a.end(), is_drawn_number));
+}
+c10::IValue draw_varying(const Json& a, std::mt19937_64& rng) {
+  auto draw_int = [&rng](const Json& n) {
+    if (!is_drawn_number(n)) return n.get<int64_t>();
+    const auto lo = n.at("int").at(0).get<int64_t>(), hi = n.at("int").at(1).get<int64_t>();
+    return lo + static_cast<int64_t>(rng() % static_cast<uint64_t>(hi - lo + 1));
+  };
+  if (a.is_array()) {
+    std::vector<int64_t> list;
+    for (const auto& n : a) list.push_back(draw_int(n));
+    return list;
+  }
+  if (a.contains("int")) return draw_int(a);
+  const auto lo = a.at("float").at(0).get<double>(), hi = a.at("float").at(1).get<double>();
+  return lo + (hi - lo) * std::uniform_real_distribution<double>(0.0, 1.0)(rng);
+}
 
 // Seeded values in `dtype`: floats as drawn, integers as round(8x), booleans as x > 0. `positive`
 // keeps them away from zero (log, division); `probability` maps them into (0, 1).
@@ -132,6 +176,8 @@ std::vector<c10::IValue> make_stack(const SweepCase& c, const std::vector<at::Te
     } else if (is_out_token(a)) {
       out_dtype(c, a);  // throws for a dtype the sweep does not make
       stack.emplace_back(at::Tensor());  // made per call
+    } else if (is_varying_token(a)) {  // drawn per (thread, input), set per call
+      stack.emplace_back();
     } else if (is_generator_token(a) || a.is_null()) {  // a generator is set per call
       stack.emplace_back();
     } else if (a.is_boolean()) {
@@ -155,7 +201,7 @@ std::vector<c10::IValue> make_stack(const SweepCase& c, const std::vector<at::Te
     } else {
       throw CatalogueError(fmt::format("{}: argument {} is not accepted; accepted: x, y, z, xpos, mask, gidx, "
                                        "xprob, t:AxB, tpos:AxB, idx:NxH, out, out:DTYPE, gen, gen:shared, numbers, "
-                                       "booleans, null, int lists, dtype, device, {{\"dtype\": ...}}, "
+                                       "booleans, null, int lists, {{\"int\": [LO, HI]}}, {{\"float\": [LO, HI]}}, dtype, device, {{\"dtype\": ...}}, "
                                        "{{\"device\": ...}}, str:TEXT",
                                        c.op, a.dump()));
     }
@@ -163,22 +209,32 @@ std::vector<c10::IValue> make_stack(const SweepCase& c, const std::vector<at::Te
   return stack;
 }
 
-// The first output as a tensor the check can subtract: float16/bfloat16 as float32 (exact),
-// integers and booleans as float64.
-at::Tensor comparable(const c10::IValue& v) {
-  at::Tensor t;
-  if (v.isTensor()) t = v.toTensor();
-  else if (v.isTuple()) t = v.toTupleRef().elements().at(0).toTensor();
-  else if (v.isTensorList()) {
-    std::vector<at::Tensor> parts;
-    for (const at::Tensor& p : v.toTensorList().vec()) parts.push_back(p.reshape(-1));
-    t = at::cat(parts);
-  } else {
-    throw std::runtime_error("the op returned no tensor");
+// Every tensor an op returns (a tensor, each of a tuple's, each of a list's), in order.
+void collect_tensors(const c10::IValue& v, std::vector<at::Tensor>& out) {
+  if (v.isTensor()) {
+    out.push_back(v.toTensor());
+  } else if (v.isTuple()) {
+    for (const auto& e : v.toTupleRef().elements()) collect_tensors(e, out);
+  } else if (v.isTensorList()) {
+    for (const at::Tensor& t : v.toTensorList().vec()) out.push_back(t);
   }
-  if (!t.defined()) throw std::runtime_error("the op returned an undefined tensor");
-  if (t.scalar_type() == at::kHalf || t.scalar_type() == at::kBFloat16) return t.to(at::kFloat);  // exact
-  return t.is_floating_point() ? t : t.to(at::kDouble);
+}
+
+// Every output in one float64 tensor the oracle compares element by element: a header
+// [count, rank, sizes..., rank, sizes...] (so a wrong shape fails), then each output's values
+// (float16/bfloat16/float32 and integers up to 2^53 are exact in float64; booleans as 0/1).
+// The header is made on the host and, for an accelerator, uploaded once per distinct shape.
+at::Tensor pack_outputs(const std::vector<at::Tensor>& outputs, HeaderCache* cache) {
+  std::vector<double> header{static_cast<double>(outputs.size())};
+  for (const auto& o : outputs) {
+    if (!o.defined()) throw std::runtime_error("the op returned an undefined tensor");
+    header.push_back(static_cast<double>(o.dim()));
+    for (int64_t d : o.sizes()) header.push_back(static_cast<double>(d));
+  }
+  const c10::Device device = outputs.empty() ? c10::Device(c10::kCPU) : outputs.front().device();
+  std::vector<at::Tensor> parts{cache != nullptr ? cache->header(header, device) : at::tensor(header, at::kDouble)};
+  for (const auto& o : outputs) parts.push_back(o.reshape(-1).to(at::kDouble));
+  return at::cat(parts);
 }
 
 // Appends the schema's defaults for the arguments the entry leaves out (a boxed call takes them all).
@@ -225,6 +281,7 @@ struct StackTemplate {
   std::vector<InputSlot> inputs;
   std::vector<OutSlot> outs;
   std::vector<size_t> generators;
+  std::vector<size_t> varying;  // literals drawn per (thread, input)
 };
 
 StackTemplate make_template(const SweepCase& c, const c10::OperatorHandle& op, const c10::Device& device) {
@@ -237,6 +294,8 @@ StackTemplate make_template(const SweepCase& c, const c10::OperatorHandle& op, c
       t.outs.push_back({i, out_dtype(c, a)});
     } else if (is_generator_token(a)) {
       t.generators.push_back(i);
+    } else if (is_varying_token(a)) {
+      t.varying.push_back(i);
     }
   }
   t.values = make_stack(c, std::vector<at::Tensor>(t.inputs.size()), device);
@@ -250,7 +309,7 @@ at::Tensor copy_keeping_strides(const at::Tensor& t) {
   return at::empty_strided(t.sizes(), t.strides(), t.options()).copy_(t);
 }
 
-class SweepWorkload : public Workload {
+class SweepWorkload : public Workload, public Varied {
  public:
   SweepWorkload(SweepCase c, c10::Device d)
       : Workload(d, c.same_device, c.vs_cpu),
@@ -261,35 +320,69 @@ class SweepWorkload : public Workload {
         on_cpu_(make_template(case_, op_, c10::Device(c10::kCPU))),
         shared_generator_(std::find(case_.args.begin(), case_.args.end(), Json("gen:shared")) != case_.args.end()) {}
   const char* name() const override { return name_.c_str(); }
+  bool packs_outputs() const override { return true; }
+  // Shape variety: the case's first dimension scaled per (thread, input) by one of the scales the
+  // op accepts with the case's other arguments (each tried once, single-threaded, on the CPU).
+  void vary(const VarietySpec& v) override {
+    variety_ = v;
+    row_scales_ = {1.0};
+    if (!v.on || case_.shape.empty()) return;
+    for (double scale : {0.5, 1.5, 2.0}) {
+      try {
+        const SweepCase scaled = scaled_case(scale);
+        call(make_tensors(scaled, kBaseSeed), on_cpu_, c10::Device(c10::kCPU), std::nullopt, nullptr, nullptr);
+        row_scales_.push_back(scale);
+      } catch (const std::exception&) {  // this scale does not fit the case's other arguments
+      }
+    }
+  }
+  bool vary_calls_op() const override { return true; }
   at::Tensor run_once(int thread) override {
     std::optional<at::Generator> gen;
     if (!on_device_.generators.empty()) {  // seeded from the input, so a reference exists for it
       gen = generators_.at(shared_generator_ ? 0 : static_cast<size_t>(thread));
       gen->set_current_seed(input_seed(thread, current_input(thread)));
     }
-    return call(inputs(thread), on_device_, device(), gen);
+    return call(inputs(thread), on_device_, device(), gen,
+                device().is_cpu() ? nullptr : &header_caches_.at(static_cast<size_t>(thread)),
+                literals_of(thread, current_input(thread)));
   }
 
  protected:
   bool fresh_inputs() const override { return true; }
   std::vector<at::Tensor> make_inputs(int thread) const override { return make_inputs(thread, 0); }
   std::vector<at::Tensor> make_inputs(int thread, int input) const override {
-    // Runs single-threaded in prepare(), before any worker: each thread's generator is forked here.
+    // Runs single-threaded in prepare(), before any worker: each thread's generator and header
+    // cache are made here.
+    while (header_caches_.size() <= static_cast<size_t>(thread)) header_caches_.emplace_back();
+    draw_literals(thread, input);
     while (!on_device_.generators.empty() && generators_.size() <= static_cast<size_t>(thread)) {
       generators_.push_back(fork_generator(device()));
     }
-    return make_tensors(case_, input_seed(thread, input) * 31);
+    if (!variety_.on || row_scales_.size() < 2) return make_tensors(case_, input_seed(thread, input) * 31);
+    const auto k = varied_draw(variety_.seed, 11, static_cast<uint64_t>(thread), static_cast<uint64_t>(input), 0,
+                               static_cast<int64_t>(row_scales_.size()) - 1);
+    return make_tensors(scaled_case(row_scales_[static_cast<size_t>(k)]), input_seed(thread, input) * 31);
+  }
+  SweepCase scaled_case(double scale) const {
+    SweepCase c = case_;
+    c.shape[0] = std::max<int64_t>(1, static_cast<int64_t>(static_cast<double>(c.shape[0]) * scale));
+    return c;
   }
   // A random op has no CPU twin: the CPU's generators draw other numbers than the device's.
   at::Tensor run_on_cpu(const std::vector<at::Tensor>& in) override {
     if (!on_device_.generators.empty()) return at::Tensor();
-    return call(in, on_cpu_, c10::Device(c10::kCPU), std::nullopt);
+    return call(in, on_cpu_, c10::Device(c10::kCPU), std::nullopt, nullptr, literals_of(0, 0));
   }
 
  private:
   at::Tensor call(const std::vector<at::Tensor>& tensors, const StackTemplate& t, const c10::Device& device,
-                  const std::optional<at::Generator>& gen) const {
+                  const std::optional<at::Generator>& gen, HeaderCache* header_cache,
+                  const std::vector<c10::IValue>* literals) const {
     std::vector<c10::IValue> stack = t.values;
+    for (size_t k = 0; k < t.varying.size(); ++k) {
+      stack[t.varying[k]] = literals != nullptr ? literals->at(k) : draw_varying(case_.args[t.varying[k]], fixed_rng());
+    }
     for (size_t k = 0; k < t.inputs.size(); ++k) {
       at::Tensor in = tensors.at(k);
       if (t.inputs[k].strided) in = in.slice(-1, 0, in.size(-1), 2);
@@ -303,16 +396,51 @@ class SweepWorkload : public Workload {
       stack[o.position] = outs.back();
     }
     for (size_t g : t.generators) stack[g] = gen ? c10::IValue(*gen) : c10::IValue();
+    std::vector<at::Tensor> written;  // in-place targets and out= tensors: outputs too
+    for (const auto& slot : t.inputs) if (slot.cloned) written.push_back(stack[slot.position].toTensor());
+    written.insert(written.end(), outs.begin(), outs.end());
     op_.callBoxed(&stack);
-    return comparable(stack.at(0));
+    std::vector<at::Tensor> outputs;
+    for (const auto& v : stack) collect_tensors(v, outputs);
+    if (outputs.empty()) throw std::runtime_error("the op returned no tensor");
+    for (const auto& w : written) {  // a written argument the op did not return is compared too
+      const bool returned = std::any_of(outputs.begin(), outputs.end(), [&](const at::Tensor& o) { return o.is_same(w); });
+      if (!returned) outputs.push_back(w);
+    }
+    return pack_outputs(outputs, header_cache);
   }
   SweepCase case_;
+  VarietySpec variety_;
+  std::vector<double> row_scales_{1.0};
   std::string name_;
   c10::OperatorHandle op_;
   StackTemplate on_device_;
   StackTemplate on_cpu_;
   bool shared_generator_;
   mutable std::vector<at::Generator> generators_;  // [thread]; grown in make_inputs() only
+  mutable std::deque<HeaderCache> header_caches_;  // [thread]; grown in make_inputs() only
+  mutable std::vector<std::vector<std::vector<c10::IValue>>> literals_;  // [thread][input][slot]; likewise
+
+  // The drawn literals of (thread, input), from its seed; made in make_inputs() only.
+  void draw_literals(int thread, int input) const {
+    if (on_device_.varying.empty()) return;
+    if (literals_.size() <= static_cast<size_t>(thread)) literals_.resize(static_cast<size_t>(thread) + 1);
+    auto& inputs = literals_[static_cast<size_t>(thread)];
+    if (inputs.size() <= static_cast<size_t>(input)) inputs.resize(static_cast<size_t>(input) + 1);
+    std::mt19937_64 rng(input_seed(thread, input) * 31 + 5);
+    auto& slots = inputs[static_cast<size_t>(input)];
+    slots.clear();
+    for (size_t position : on_device_.varying) slots.push_back(draw_varying(case_.args[position], rng));
+  }
+  const std::vector<c10::IValue>* literals_of(int thread, int input) const {
+    if (on_device_.varying.empty()) return nullptr;
+    return &literals_.at(static_cast<size_t>(thread)).at(static_cast<size_t>(input));
+  }
+  // For a call outside prepare() (the variety probe): the draws of seed 0.
+  static std::mt19937_64& fixed_rng() {
+    static thread_local std::mt19937_64 rng(0);
+    return rng;
+  }
 };
 
 Tolerance tolerance_of(const Json& e, const std::string& dtype, const char* key, Tolerance fallback) {
@@ -321,15 +449,17 @@ Tolerance tolerance_of(const Json& e, const std::string& dtype, const char* key,
   return {v.at(0).get<double>(), v.at(1).get<double>()};
 }
 
-// [rtol, atol] against the same device's single-threaded result, and against the CPU, per dtype:
-// a threaded result should match its own device's almost exactly; integers and booleans exactly.
+// [rtol, atol] per element: against the same device's single-threaded result exact for every
+// dtype (the same kernel on the same device; an entry's "tol" loosens it, with its reason and a
+// tolerance measured from single-threaded replays, docs/sweep.md); against the CPU, scaled by the
+// reference's largest magnitude (two backends' kernels legitimately differ).
 std::pair<Tolerance, Tolerance> default_tolerances(at::ScalarType dtype) {
   switch (dtype) {
-    case at::kDouble: return {{1e-12, 1e-12}, {1e-9, 1e-9}};
-    case at::kFloat: return {{1e-5, 1e-5}, {1e-3, 1e-3}};
-    case at::kHalf: return {{1e-3, 1e-3}, {1e-2, 1e-2}};
-    case at::kBFloat16: return {{1e-2, 1e-2}, {5e-2, 5e-2}};
-    default: return {{0, 0}, {0, 0}};
+    case at::kDouble: return {{}, {1e-9, 1e-9}};
+    case at::kFloat: return {{}, {1e-3, 1e-3}};
+    case at::kHalf: return {{}, {1e-2, 1e-2}};
+    case at::kBFloat16: return {{}, {5e-2, 5e-2}};
+    default: return {{}, {}};
   }
 }
 
@@ -351,7 +481,66 @@ SweepCase case_of(const Json& e, const std::string& dtype, const std::string& la
   if (layout != "contiguous" && layout != "transposed" && layout != "strided") {
     throw CatalogueError(fmt::format("layout '{}' is not accepted; accepted: contiguous, transposed, strided", layout));
   }
+  // The case name is a gtest and ctest name: gtest aborts before main on any other character.
+  const std::string name = c.name();
+  const auto bad = std::find_if(name.begin(), name.end(), [](char ch) {
+    return !(std::isalnum(static_cast<unsigned char>(ch)) || ch == '_');
+  });
+  if (bad != name.end()) {
+    throw CatalogueError(fmt::format("case name '{}' has the character '{}', which GoogleTest refuses; accepted: "
+                                     "letters, digits and '_' (in \"name\", or the op and overload)",
+                                     name, *bad));
+  }
   return c;
+}
+
+// "2", "2.1" or "2.1.0": the lowest LibTorch version an entry needs.
+bool is_version(const std::string& v) {
+  if (v.empty() || v.size() > 16) return false;
+  int parts = 1;
+  bool digit_before = false;
+  for (char ch : v) {
+    if (ch == '.') {
+      if (!digit_before) return false;
+      ++parts;
+      digit_before = false;
+    } else if (std::isdigit(static_cast<unsigned char>(ch))) {
+      digit_before = true;
+    } else {
+      return false;
+    }
+  }
+  return digit_before && parts <= 3;
+}
+
+// Every key an entry may have (tests/sweep/README.md): any other is a typo that would be ignored.
+constexpr const char* kEntryKeys[] = {"op", "args", "name", "shape", "dtypes", "layouts", "tol", "tol_vs_cpu", "since"};
+
+void check_entry(const Json& e) {
+  if (!e.is_object() || !e.contains("op") || !e["op"].is_string() || !e.contains("args") || !e["args"].is_array()) {
+    throw CatalogueError("needs \"op\" (\"ns::name[.overload]\") and \"args\" (a list)");
+  }
+  std::string accepted;
+  for (const char* k : kEntryKeys) accepted += (accepted.empty() ? "" : ", ") + std::string(k);
+  for (const auto& [key, value] : e.items()) {
+    if (std::find(std::begin(kEntryKeys), std::end(kEntryKeys), key) == std::end(kEntryKeys)) {
+      throw CatalogueError(fmt::format("key '{}' is not accepted; accepted: {}", key, accepted));
+    }
+  }
+  for (const char* list : {"dtypes", "layouts"}) {
+    if (!e.contains(list)) continue;
+    const Json& v = e[list];
+    if (!v.is_array() || v.empty() || !std::all_of(v.begin(), v.end(), [](const Json& x) { return x.is_string(); })) {
+      throw CatalogueError(fmt::format("\"{}\" is {}; accepted: a non-empty list of names (leave the key out for {})",
+                                       list, v.dump(), std::string(list) == "dtypes" ? "float32" : "contiguous"));
+    }
+  }
+  if (e.contains("since") &&
+      (!e["since"].is_string() || !is_version(e["since"].get<std::string>()))) {
+    throw CatalogueError(fmt::format("\"since\" is {}, not a version; accepted: a LibTorch version as a string, "
+                                     "\"MAJOR[.MINOR[.PATCH]]\" (e.g. \"2.1\")",
+                                     e["since"].dump()));
+  }
 }
 
 }  // namespace
@@ -376,9 +565,7 @@ std::vector<SweepCase> load_op_catalogue(const std::string& path) {
   for (size_t i = 0; i < all.size(); ++i) {
     const Json& e = all[i];
     try {
-      if (!e.is_object() || !e.contains("op") || !e.contains("args") || !e["args"].is_array()) {
-        throw CatalogueError("needs \"op\" (\"ns::name[.overload]\") and \"args\" (a list)");
-      }
+      check_entry(e);
       for (const auto& dtype : e.value("dtypes", std::vector<std::string>{"float32"})) {
         for (const auto& layout : e.value("layouts", std::vector<std::string>{"contiguous"})) {
           cases.push_back(case_of(e, dtype, layout));
@@ -393,9 +580,10 @@ std::vector<SweepCase> load_op_catalogue(const std::string& path) {
 
 bool too_old_for(const SweepCase& c) {
   if (c.since.empty()) return false;
-  const auto dot = c.since.find('.');
-  const int major = std::stoi(c.since.substr(0, dot));
-  const int minor = dot == std::string::npos ? 0 : std::stoi(c.since.substr(dot + 1));
+  // load_op_catalogue accepts only "MAJOR[.MINOR[.PATCH]]"; a case built by hand is read the
+  // same way, never thrown on (std::stoi threw past every check before).
+  int major = 0, minor = 0;
+  if (std::sscanf(c.since.c_str(), "%d.%d", &major, &minor) < 1) return false;
   return TORCH_VERSION_MAJOR < major || (TORCH_VERSION_MAJOR == major && TORCH_VERSION_MINOR < minor);
 }
 
@@ -411,6 +599,28 @@ std::string sweep_case_problem(const SweepCase& c) {
     line = line.substr(0, line.find('\n'));
     return fmt::format("{} ({}): {}", c.name(), c.op, line);
   }
+}
+
+PackedOutputs packed_outputs_of(const at::Tensor& packed) {
+  const at::Tensor h = packed.contiguous();
+  const double* p = h.data_ptr<double>();
+  PackedOutputs layout;
+  const auto count = static_cast<int64_t>(p[0]);
+  int64_t at = 1;
+  for (int64_t k = 0; k < count; ++k) {
+    const auto rank = static_cast<int64_t>(p[at++]);
+    layout.size_positions.push_back(at);
+    std::vector<int64_t> sizes;
+    for (int64_t d = 0; d < rank; ++d) sizes.push_back(static_cast<int64_t>(p[at++]));
+    layout.shapes.push_back(std::move(sizes));
+  }
+  for (const auto& s : layout.shapes) {
+    layout.offsets.push_back(at);
+    int64_t n = 1;
+    for (int64_t d : s) n *= d;
+    at += n;
+  }
+  return layout;
 }
 
 std::unique_ptr<Workload> make_sweep_workload(const SweepCase& c, const c10::Device& device) {

@@ -10,6 +10,7 @@
 #include <stdexcept>
 
 #include "torchstress/seeded.h"
+#include "torchstress/variety.h"
 #include "torchstress/workloads.h"
 
 namespace torchstress {
@@ -42,23 +43,54 @@ std::optional<c10::OperatorHandle> find_callable(const std::string& qualified, s
                            c10::toString(schema));
     return std::nullopt;
   }
+  // An op that writes its input (Tensor(a!)) would change the thread's input under its reference.
+  if (schema.is_mutable()) {
+    *problem = fmt::format("operator '{}' has schema {}, which writes its input; a workload op takes (Tensor) -> "
+                           "Tensor and leaves its input as it is (run in-place ops through the op sweep's catalogue)",
+                           qualified, c10::toString(schema));
+    return std::nullopt;
+  }
   return *op;  // c10::optional before LibTorch 2.3, std::optional after
 }
 
-// Thread t's inputs: seeded float32 [64, 64 + t] matrices, so threads differ in values and in
-// shape (kernels that cache per shape see several shapes at once), and a thread's inputs in values.
-class OpWorkload : public Workload {
+// Thread t's inputs: seeded float32 matrices. Fixed (variety off): [64, 64 + t], so threads differ
+// in values and shape. Varied (the stress tests' default): each (thread, input) draws its shape
+// from a pool of ragged shapes picked by the run's seed, so several threads share a shape and
+// others do not: state keyed or sized by shape meets another shape concurrently, and a thread's
+// calls change shape from one input to the next. Lifetime: on about half of the calls, drawn from
+// the seed, the op reads a fresh copy of its input, freed right after, so the allocator hands the
+// same addresses to other threads while they run.
+class OpWorkload : public Workload, public Varied {
  public:
   OpWorkload(const std::string& qualified, c10::OperatorHandle op, c10::Device d)
-      : Workload(d, {1e-5, 1e-5}, {1e-4, 1e-4}), name_(qualified), op_(std::move(op)) {}
+      : Workload(d, Tolerance{}, {1e-4, 1e-4}), name_(qualified), op_(std::move(op)) {}
   const char* name() const override { return name_.c_str(); }
-  at::Tensor run_once(int thread) override { return call(stage_input(inputs(thread)[0])); }
+  void vary(const VarietySpec& v) override { variety_ = v; }
+  at::Tensor run_once(int thread) override {
+    at::Tensor x = inputs(thread)[0];
+    if (variety_.on) {
+      const auto t = static_cast<size_t>(thread);
+      if (calls_.size() <= t) throw std::logic_error("op workload: run_once before prepare");
+      if (varied_draw(variety_.seed, 7, t, static_cast<uint64_t>(calls_[t]++), 0, 1) == 1) {
+        x = at::empty_strided(x.sizes(), x.strides(), x.options()).copy_(x);
+      }
+    }
+    return call(stage_input(x));
+  }
 
  protected:
   bool fresh_inputs() const override { return true; }
   std::vector<at::Tensor> make_inputs(int thread) const override { return make_inputs(thread, 0); }
   std::vector<at::Tensor> make_inputs(int thread, int input) const override {
-    return {seeded_randn({64, 64 + thread}, input_seed(thread, input))};
+    if (!variety_.on) return {seeded_randn({64, 64 + thread}, input_seed(thread, input))};
+    // Runs single-threaded (prepare): the per-thread call counters grow here.
+    if (calls_.size() <= static_cast<size_t>(thread)) calls_.resize(static_cast<size_t>(thread) + 1, 0);
+    // A pool of 12 shapes per run, rows 8..160 and columns 8..192 (at most 30,720 elements).
+    const auto pick = static_cast<uint64_t>(varied_draw(variety_.seed, 1, static_cast<uint64_t>(thread),
+                                                         static_cast<uint64_t>(input), 0, 11));
+    const int64_t rows = varied_draw(variety_.seed, 2, pick, 0, 8, 160);
+    const int64_t cols = varied_draw(variety_.seed, 3, pick, 0, 8, 192);
+    return {seeded_randn({rows, cols}, input_seed(thread, input))};
   }
   // The CPU cross-check needs a CPU kernel; a device-only op is checked against itself only.
   at::Tensor run_on_cpu(const std::vector<at::Tensor>& in) override {
@@ -70,6 +102,8 @@ class OpWorkload : public Workload {
   at::Tensor call(const at::Tensor& x) const { return op_.typed<at::Tensor(const at::Tensor&)>().call(x); }
   std::string name_;
   c10::OperatorHandle op_;
+  VarietySpec variety_;
+  mutable std::vector<long> calls_;  // [thread]: its calls so far, for the lifetime draws
 };
 
 }  // namespace

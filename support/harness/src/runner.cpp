@@ -11,11 +11,14 @@
 
 #include "torchstress/device_sync.h"
 #include "torchstress/fault.h"
+#include "torchstress/forked_rounds.h"
 #include "torchstress/log.h"
+#include "torchstress/pct_schedule.h"
 #include "torchstress/progress.h"
 #include "torchstress/results_sink.h"
 #include "torchstress/schedule_noise.h"
 #include "torchstress/start_gate.h"
+#include "torchstress/variety.h"
 #include "torchstress/warning_capture.h"
 
 namespace torchstress {
@@ -35,6 +38,7 @@ struct Shared {
   std::vector<long>& ops;
   std::vector<Clock::time_point>& work_end;
   std::atomic<long>& failed;
+  PctSchedule& pct;
 };
 
 // Checks one output against the reference of its input; records and returns false when it is wrong.
@@ -185,16 +189,19 @@ void worker(int t, Shared& s) {
     for (long i = 0; timed ? !s.stop.load(std::memory_order_relaxed) : i < s.spec.iterations; ++i) {
       iteration.store(i, std::memory_order_relaxed);
       if (i > 0) noise.at_op_boundary();
+      s.pct.at_op_boundary(t);  // the first op too: the start gate is a sync point of its own
       s.board.begin(t, i, s.w.name());
       ++done;
       if (!run_one_op(s, t, i, device, dev, pending)) s.failed.fetch_add(1);
       s.board.finish_op(t);
     }
+    s.pct.leave(t);
     finish_worker(s, t, done, device, dev, pending);
   } catch (const std::exception& e) {
     record_current_exception(s.sink, t, iteration.load(), "worker setup", dev);
     s.gate.break_gate(fmt::format("thread {} failed before starting: {}", t, e.what()));
   }
+  s.pct.leave(t);
   s.ops[static_cast<size_t>(t)] = done;
   s.board.done(t);
 }
@@ -205,12 +212,15 @@ void drive_timed_run(const RunSpec& spec, Clock::time_point start, const Progres
   auto last_t = start;
   long last_ops = 0;
   while (Clock::now() < end) {
+    if (spec.stop_at_first_error && sink.total_errors() > 0) return;  // caught: no more pressure needed
     auto next = end;
     if (spec.progress_interval.count() > 0) {
       next = std::min(end, last_t + std::chrono::duration_cast<Clock::duration>(spec.progress_interval));
     }
+    if (spec.stop_at_first_error) next = std::min(next, Clock::now() + std::chrono::milliseconds(10));
     std::this_thread::sleep_until(next);
-    if (spec.on_progress && next != end) {
+    if (spec.on_progress && next != end && spec.progress_interval.count() > 0 &&
+        Clock::now() - last_t >= spec.progress_interval) {
       const auto now = Clock::now();
       const long ops_now = board.total_completed();
       spec.on_progress({std::chrono::duration<double>(now - start).count(), ops_now,
@@ -251,8 +261,12 @@ long RunResult::max_thread_ops() const {
 std::string RunResult::success_ratio() const { return fmt::format("{}/{}", successes(), total_ops); }
 
 RunResult run_workload(Workload& w, const RunSpec& spec) {
+  mark_process_warm();  // a fork of this process would no longer be cold (forked_rounds.h)
   w.arm_fault(spec.fault);
-  if (!(spec.keep_prepared && w.prepared_threads() >= spec.threads)) w.prepare(spec.threads, spec.inputs_per_thread);
+  if (!(spec.keep_prepared && w.prepared_threads() >= spec.threads)) {
+    if (auto* varied = dynamic_cast<Varied*>(&w)) varied->vary(spec.variety);
+    w.prepare(spec.threads, spec.inputs_per_thread);
+  }
   if (spec.noise.on()) {
     logger("runner")->info("schedule noise {:.3g}, seed {} (thread {} delayed; replay: TORCHSTRESS_NOISE_SEED={})",
                            spec.noise.level, spec.noise.seed, delayed_thread(spec.noise, spec.threads), spec.noise.seed);
@@ -266,7 +280,12 @@ RunResult run_workload(Workload& w, const RunSpec& spec) {
   std::atomic<long> failed{0};
   std::vector<long> ops(n, 0);
   std::vector<Clock::time_point> work_end(n);
-  Shared shared{w, spec, gate, board, sink, stop, ops, work_end, failed};
+  PctSchedule pct(spec.pct, spec.threads);
+  if (spec.pct.on()) {
+    logger("runner")->info("PCT schedule: depth {}, {} running at once, seed {} (replay: TORCHSTRESS_NOISE_SEED={})",
+                           spec.pct.depth, spec.pct.running, spec.pct.seed, spec.pct.seed);
+  }
+  Shared shared{w, spec, gate, board, sink, stop, ops, work_end, failed, pct};
   std::vector<std::thread> threads;
 
   RunResult r;
@@ -275,6 +294,8 @@ RunResult run_workload(Workload& w, const RunSpec& spec) {
   r.threads = spec.threads;
   r.results = spec.results;
   r.noise = spec.noise;
+  r.pct = spec.pct;
+  r.variety = spec.variety;
   {
     Watchdog watchdog(board, spec.stall_deadline, test.empty() ? std::string(w.name()) : test, spec.results_sink());
     GateBreaker breaker(gate);
@@ -295,6 +316,8 @@ RunResult run_workload(Workload& w, const RunSpec& spec) {
     if (auto first = sink.first_error_time()) r.first_error_s = std::chrono::duration<double>(*first - start).count();
   }
   collect(r, ops, failed.load(), sink);
+  r.pct_epochs = pct.epochs();
+  r.pct_changes = pct.change_points_taken();
   return r;
 }
 
@@ -332,7 +355,17 @@ std::vector<ErrorRecord> run_once_released_together(const RunSpec& spec, const s
   return sink.errors();
 }
 
-RunResult run_cold(Workload& w, const RunSpec& spec) {
+// The references of a cold round: made in a clean process and handed over (`clean`), else made
+// here after the race (a first-use bug that stays for the process could then hide in them).
+void cold_references(Workload& w, const HostReferences* clean) {
+  if (clean != nullptr) {
+    w.adopt_references(*clean);
+  } else {
+    w.compute_references();
+  }
+}
+
+RunResult run_cold(Workload& w, const RunSpec& spec, const HostReferences* clean_references) {
   w.prepare_inputs(spec.threads);
   const auto n = static_cast<size_t>(spec.threads);
   std::vector<at::Tensor> outputs(n);
@@ -349,11 +382,12 @@ RunResult run_cold(Workload& w, const RunSpec& spec) {
     sync_thread_work(w.device_of(t), spec.sync);
   });
   r.wall_seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  w.compute_references();  // after the cold calls: a reference pass first would warm the caches
+  cold_references(w, clean_references);  // after the cold calls: a reference pass first would warm the caches
   for (int t = 0; t < spec.threads; ++t) {
     const auto& out = outputs[static_cast<size_t>(t)];
-    if (!out.defined()) continue;  // its exception is already recorded
-    if (auto e = w.check(t, out)) {
+    const bool threw = std::any_of(r.errors.begin(), r.errors.end(), [t](const ErrorRecord& e) { return e.thread == t; });
+    if (!out.defined() && threw) continue;  // its exception is already recorded
+    if (auto e = w.check(t, out)) {  // an undefined output that threw nothing fails here
       e->thread = t;
       e->iteration = 0;
       e->op = w.name();
@@ -384,6 +418,12 @@ void record_run(const RunResult& r, const std::string& prefix) {
     out.record(prefix + "noise_level", r.noise.level);
     out.record(prefix + "noise_seed", std::to_string(r.noise.seed));
   }
+  if (r.pct.on()) {
+    out.record(prefix + "pct_depth", static_cast<double>(r.pct.depth));
+    out.record(prefix + "pct_seed", std::to_string(r.pct.seed));
+    out.record(prefix + "pct_epochs", static_cast<double>(r.pct_epochs));
+  }
+  if (r.variety.on) out.record(prefix + "variety_seed", std::to_string(r.variety.seed));
   out.record(prefix + "ops_per_s", r.ops_per_second);
   out.record(prefix + "min_thread_ops", static_cast<double>(r.min_thread_ops()));
   out.record(prefix + "max_thread_ops", static_cast<double>(r.max_thread_ops()));

@@ -53,4 +53,13 @@ bool too_old_for(const SweepCase& c);
 
 std::unique_ptr<Workload> make_sweep_workload(const SweepCase& c, const c10::Device& device);
 
+// The layout of a sweep workload's packed output (a host float64 tensor): a header
+// [count, rank, sizes..., ...], then each output's values from offsets[k].
+struct PackedOutputs {
+  std::vector<std::vector<int64_t>> shapes;
+  std::vector<int64_t> offsets;  // where output k's values start
+  std::vector<int64_t> size_positions;  // where output k's sizes start in the header
+};
+PackedOutputs packed_outputs_of(const at::Tensor& packed);
+
 }  // namespace torchstress

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "torchstress/error_sink.h"
+#include "torchstress/reference_file.h"
 #include "torchstress/run_spec.h"
 #include "torchstress/workloads.h"
 
@@ -32,6 +33,10 @@ struct RunResult {
   std::map<std::string, size_t> error_counts;  // by kind, including any not kept in `errors`
   std::vector<WarningRecord> warnings;
   NoiseSpec noise;                        // the spec's schedule noise (its seed replays the run)
+  PctSpec pct;                            // the spec's PCT priorities, and how many epochs and
+  long pct_epochs = 0;                    // change points the run went through
+  long pct_changes = 0;
+  VarietySpec variety;                    // the spec's input variety (its seed replays the shapes)
   std::shared_ptr<ResultsSink> results;  // the spec's sink, where record_run() writes
 
   long successes() const { return total_ops - failed_ops; }
@@ -45,10 +50,12 @@ struct RunResult {
 RunResult run_workload(Workload& workload, const RunSpec& spec);
 
 // A cold run of `workload`, for first-use races: inputs are uploaded but no op runs before the
-// workers, who each make exactly one call, released together (run_once_released_together); the
-// references are computed afterwards, single-threaded, and cross-checked against the CPU. Run it
-// in a fresh process (an isolated round) so every cache the op builds is cold.
-RunResult run_cold(Workload& workload, const RunSpec& spec);
+// workers, who each make exactly one call, released together (run_once_released_together). Run it
+// in a fresh process (an isolated round) so every cache the op builds is cold. The outputs are
+// checked against `clean_references` ([thread][input 0], made in a clean process:
+// reference_file.h); without them the references are computed afterwards in this process, where a
+// first-use bug that stays for the process could make them wrong too. An undefined output fails.
+RunResult run_cold(Workload& workload, const RunSpec& spec, const HostReferences* clean_references = nullptr);
 
 // Cold, one-shot runs for first-use races: each of spec.threads workers runs `work` exactly once,
 // all released together by the start gate and watched by the hang watchdog (spec's deadlines).

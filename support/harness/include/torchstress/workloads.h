@@ -1,7 +1,8 @@
 // The seed's workloads, defined once and used by every test and benchmark. Each prepares several
 // distinct inputs per thread, each with its reference output, before workers start (single-threaded,
-// same device), cross-checked once against the CPU; every op's output is checked against its input's
-// reference, so a stale or unwritten output cannot pass.
+// same device), cross-checked once against the CPU; every op's output is checked element by element
+// against its input's reference by the host oracle (value_oracle.h), exactly unless the workload
+// states a tolerance, so a stale, unwritten or another thread's output cannot pass.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -9,18 +10,15 @@
 
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "torchstress/error_sink.h"
 #include "torchstress/fault.h"
+#include "torchstress/value_oracle.h"
 
 namespace torchstress {
-
-struct Tolerance {
-  double rtol = 1e-5;
-  double atol = 1e-5;
-};
 
 class Workload {
  public:
@@ -35,6 +33,12 @@ class Workload {
   void prepare_inputs(int threads, int inputs_per_thread = 1);
   void compute_references();
 
+  // References made elsewhere (a clean process, reference_file.h): [thread][input], host tensors.
+  // The cold path's oracle: a first-use race that leaves a cache wrong for the whole process
+  // cannot also make the reference it is checked against.
+  void adopt_references(std::vector<std::vector<at::Tensor>> host_references);
+  const std::vector<std::vector<at::Tensor>>& references() const { return references_; }
+
   // Which of its inputs `thread`'s next run_once() uses (0 until changed; only that thread calls it).
   void use_input(int thread, int input) { current_input_[static_cast<size_t>(thread)] = input; }
   int inputs_per_thread() const { return inputs_.empty() ? 0 : static_cast<int>(inputs_.front().size()); }
@@ -42,11 +46,12 @@ class Workload {
   // One op by `thread` (on its current input). Returns the output; the runner syncs and checks it.
   virtual at::Tensor run_once(int thread) = 0;
 
-  // nullopt when `output` matches the reference of `thread`'s input `input`; otherwise the error
-  // (kind, max abs diff, message) for the runner to complete with thread, iteration and device.
+  // nullopt when `output` matches the reference of `thread`'s input `input` element by element;
+  // otherwise the error (kind, max abs diff, message) for the runner to complete with thread,
+  // iteration and device. An undefined output is an error.
   std::optional<ErrorRecord> check(int thread, const at::Tensor& output, int input = 0) const;
-  // Checks outputs[k], made from input (first_input + k) % inputs_per_thread(), in one fused
-  // comparison and one host read (the deferred check: its cost is spread over the batch). Returns
+  // Checks outputs[k], made from input (first_input + k) % inputs_per_thread(), with one download
+  // of the batch on an accelerator (the deferred check: its cost is spread over the batch). Returns
   // the index and error of each wrong output.
   std::vector<std::pair<size_t, ErrorRecord>> check_batch(int thread, int first_input,
                                                           const std::vector<at::Tensor>& outputs) const;
@@ -54,6 +59,9 @@ class Workload {
   std::vector<std::pair<size_t, ErrorRecord>> check_stacked(int thread, int first_input, const at::Tensor& stacked) const;
 
   const c10::Device& device() const { return device_; }
+  // True when run_once() returns every output of the op packed into one float64 tensor (the op
+  // sweep: packed_outputs_of() in op_sweep.h reads its layout).
+  virtual bool packs_outputs() const { return false; }
 
   // Spreads threads over several devices (thread t uses devices[t % n]); call before prepare().
   // Only input-only workloads (mm, matmul128) support it: a module lives on one device.
@@ -63,6 +71,9 @@ class Workload {
   }
   int prepared_threads() const { return static_cast<int>(references_.size()); }
   Tolerance tolerance() const { return tolerance_; }
+  // Throws CannotFailError when every thread's reference is the same tensor: then another thread's
+  // output, or a stale one, would pass (prepare() and adopt_references() call it).
+  void refuse_if_cannot_fail() const;
 
   // The run's fault injection reaches the inputs here: under `race` stage_input() races (the
   // runner calls this before every run).
@@ -90,6 +101,8 @@ class Workload {
     (void)input;
     return make_inputs(thread);
   }
+  // Once, after the references: thread 0's first reference against the CPU's result.
+  void cross_check_with_cpu();
   // The op on the CPU copy of the model, for the cross-check; undefined when there is none.
   virtual at::Tensor run_on_cpu(const std::vector<at::Tensor>& cpu_inputs) = 0;
 
@@ -99,14 +112,15 @@ class Workload {
   Tolerance cpu_tolerance_;
   std::vector<c10::Device> thread_devices_;
   // Each thread's data is read and written by that thread only (after prepare).
-  at::Tensor tiled_references(int thread, int first_input, int64_t n) const;
   std::vector<std::vector<std::vector<at::Tensor>>> inputs_;  // [thread][input] -> op arguments
   std::vector<int> current_input_;
-  std::vector<std::vector<at::Tensor>> references_;  // [thread][input]
-  std::vector<std::vector<double>> ref_absmax_;
-  mutable std::vector<at::Tensor> diff_scratch_;  // one per thread
-  mutable std::vector<at::Tensor> tiled_;         // per thread: its references repeated, for check_batch
+  std::vector<std::vector<at::Tensor>> references_;  // [thread][input], contiguous host copies
   RaceStaging staging_;
+};
+
+// A workload whose every thread gets the same reference: its check could not fail.
+struct CannotFailError : std::runtime_error {
+  using std::runtime_error::runtime_error;
 };
 
 // Names: mm, matmul128, layernorm, transformer, linear_relu, mlp, or op:<namespace>::<op>[.<overload>]
