@@ -36,10 +36,42 @@ battery="$build_dir/tests/torchstress_battery"
 expect_usage_error "battery with TORCHSTRESS_WORKLOAD=op:no::such" "TORCHSTRESS_WORKLOAD='op:no::such' is not accepted (operator 'no::such' is not registered" env TORCHSTRESS_WORKLOAD=op:no::such "$battery"
 expect_usage_error "battery with a two-argument op" "a workload op takes (Tensor) -> Tensor); accepted: mm, matmul128" env TORCHSTRESS_WORKLOAD=op:aten::add.Tensor "$battery"
 expect_usage_error "battery with TORCHSTRESS_OP_LIBRARY=/nonexistent.so" "TORCHSTRESS_OP_LIBRARY='/nonexistent.so' is not accepted: cannot load" env TORCHSTRESS_OP_LIBRARY=/nonexistent.so "$battery"
+expect_usage_error "battery with an op that writes its input" "TORCHSTRESS_WORKLOAD='op:aten::relu_' is not accepted (operator 'aten::relu_' has schema aten::relu_(Tensor(a!) self) -> Tensor(a!), which writes its input" \
+  env TORCHSTRESS_WORKLOAD=op:aten::relu_ "$battery"
+expect_usage_error "battery with an op library whose static initialisers throw" "threw from its static initialisers (torchstress fixture: this library refuses to load)" \
+  env TORCHSTRESS_OP_LIBRARY="$build_dir/tests/sweep/libtorchstress_throwing_library.so" "$battery"
+# A filter that selects no test is a typo, not a pass (gtest alone runs nothing and exits 0).
+expect_usage_error "battery --gtest_filter with a typo" "--gtest_filter='Stress.Tranformer' selects no test of torchstress_battery" \
+  "$battery" --gtest_filter=Stress.Tranformer
+expect_usage_error "battery with GTEST_FILTER selecting nothing" "--gtest_filter='NoSuchSuite.*' selects no test of torchstress_battery" \
+  env GTEST_FILTER='NoSuchSuite.*' "$battery"
+expect_usage_error "battery --gtest_filter whose negative part removes every test" "--gtest_filter='Stress.*-Stress.*' selects no test" \
+  "$battery" --gtest_filter='Stress.*-Stress.*'
+# A user's op catalogue: each bad entry stops the sweep binary before any test (exit 2, one line).
+sweep="$build_dir/tests/sweep/torchstress_sweep"
+bad_catalogue() {  # what, fixture, expected text
+  expect_usage_error "sweep catalogue: $1" "$3" env TORCHSTRESS_OP_CATALOGUE="tests/sweep/fixtures/$2.json" "$sweep"
+}
+bad_catalogue "since not a version" bad_since "\"since\" is \"two\", not a version; accepted: a LibTorch version as a string, \"MAJOR[.MINOR[.PATCH]]\""
+bad_catalogue "name GoogleTest refuses" bad_name "case name 'add-with-dash_float32_contiguous' has the character '-', which GoogleTest refuses; accepted: letters, digits and '_'"
+bad_catalogue "unknown key" unknown_key "key 'dtype' is not accepted; accepted: op, args, name, shape, dtypes, layouts"
+bad_catalogue "empty dtypes" empty_dtypes "\"dtypes\" is []; accepted: a non-empty list of names (leave the key out for float32)"
+bad_catalogue "tol without its reason" tol_without_reason "\"tol\" loosens the exact same-device check and needs \"tol_reason\""
+bad_catalogue "empty layouts" empty_layouts "\"layouts\" is []; accepted: a non-empty list of names (leave the key out for contiguous)"
+expect_usage_error "sweep with TORCHSTRESS_CONTROL=either" "TORCHSTRESS_CONTROL='wrong value|exception' is not accepted; accepted: wrong value, exception, crash, hang (one kind)" \
+  env TORCHSTRESS_CONTROL='wrong value|exception' "$sweep"
 detect="$build_dir/tools/detection/torchstress_detection_table"
 expect_usage_error "detection table --runs 0" "--runs='0' is not accepted; accepted: a whole number >= 1" "$detect" --runs 0
 expect_usage_error "detection table --modes warm" "--modes entry 'warm' is not accepted; accepted: threaded, cold, soak" \
   "$detect" --battery "$battery" --op-library "$battery" --catalogue tests/detection/zoo_catalogue.json --results /tmp/x --modes warm
 expect_usage_error "report without arguments" "--results and --out are required; accepted: torchstress_report --results DIR --out DIR" "$report"
 expect_usage_error "report with an unknown flag" "unknown argument '--bogus'" "$report" --bogus
+expect_usage_error "report with a missing JUnit file" "CTest JUnit file /nonexistent/junit.xml cannot be read" \
+  "$report" --results tools/report/testdata/full --out "$(mktemp -d)" --ctest-junit /nonexistent/junit.xml
+# Every documented `ctest ... -R <regex>` says --no-tests=error: without it a mistyped name runs
+# nothing and CTest exits 0 (a typo would pass).
+while IFS= read -r hit; do
+  echo "FAIL documented ctest -R without --no-tests=error: $hit"; fails=$((fails + 1))
+done < <(grep -rnE --include='*.md' 'ctest[^`]* -R ' README.md CONTRIBUTING.md docs tests tools examples 2>/dev/null | grep -v -- '--no-tests=error')
+[ "$fails" -gt 0 ] || echo "ok   documented ctest -R commands all say --no-tests=error"
 exit $((fails > 0))

@@ -474,6 +474,13 @@ SweepCase case_of(const Json& e, const std::string& dtype, const std::string& la
   c.dtype = dtype;
   c.layout = layout;
   const auto [same_device, vs_cpu] = default_tolerances(scalar_type_of(dtype));
+  // Loosening the exact same-device check needs its reason beside it (and the measure behind it
+  // in docs/sweep.md): a tolerance nobody can explain hides wrong values.
+  if (e.contains("tol") && (!e.contains("tol_reason") || !e["tol_reason"].is_string() ||
+                            e["tol_reason"].get<std::string>().empty())) {
+    throw CatalogueError("\"tol\" loosens the exact same-device check and needs \"tol_reason\"; accepted: "
+                         "\"tol_reason\": \"why a single-threaded replay differs, and the measured spread\"");
+  }
   c.same_device = tolerance_of(e, dtype, "tol", same_device);
   c.vs_cpu = tolerance_of(e, dtype, "tol_vs_cpu", vs_cpu);
   c.since = e.value("since", std::string());
@@ -514,7 +521,8 @@ bool is_version(const std::string& v) {
 }
 
 // Every key an entry may have (tests/sweep/README.md): any other is a typo that would be ignored.
-constexpr const char* kEntryKeys[] = {"op", "args", "name", "shape", "dtypes", "layouts", "tol", "tol_vs_cpu", "since"};
+constexpr const char* kEntryKeys[] = {"op",  "args",       "name",       "shape", "dtypes", "layouts",
+                                      "tol", "tol_reason", "tol_vs_cpu", "since"};
 
 void check_entry(const Json& e) {
   if (!e.is_object() || !e.contains("op") || !e["op"].is_string() || !e.contains("args") || !e["args"].is_array()) {
