@@ -9,9 +9,11 @@
 //       FILE, between its "<!-- detection:begin -->" and "<!-- detection:end -->" markers if it has
 //       them (the prose around the table stays), else as the whole file.
 //   torchstress_detection_table --battery BIN --op-library LIB --catalogue FILE --results DIR
-//       [--markdown FILE] [--modes threaded,cold,soak] [--runs 20] [--twin-runs 100] [--device cpu]
+//       [--markdown FILE] [--modes quick,release] [--runs 20] [--twin-runs 100] [--device cpu]
 //       [--ops a,b] [--instrument plain] [--wrapper "compute-sanitizer --tool memcheck"]
-//       [--soak-seconds 5] [--stall-seconds 5] [--env K=V]... [--hardware TEXT]
+//       [--soak-seconds 5] [--stall-seconds S] [--env K=V]... [--hardware TEXT] [--commit TEXT]
+//   Each cell records the knobs it ran under beyond its mode's own ("defaults" when none: no --env,
+//   no catalogue env, no --stall-seconds) and the source tree's commit.
 //
 // Exit: 0 measured; 2 bad arguments (one line).
 #include <fmt/format.h>
@@ -52,6 +54,38 @@ std::vector<CatalogueEntry> catalogue_for_run(const Options& o) {
   return out;
 }
 
+// The knobs a cell is measured under beyond its mode's own: "defaults", or "K=V; K=V".
+std::string knobs_text(const Options& o, const CatalogueEntry& c) {
+  std::map<std::string, std::string> env = c.env;
+  for (const auto& [k, v] : o.env) env[k] = v;
+  if (o.stall_seconds > 0) env["TORCHSTRESS_STALL_SECONDS"] = fmt::format("{}", o.stall_seconds);
+  if (env.empty()) return "defaults";
+  std::string text;
+  for (const auto& [k, v] : env) text += fmt::format("{}{}={}", text.empty() ? "" : "; ", k, v);
+  return text;
+}
+
+// The source tree's commit: `git rev-parse` beside the catalogue, "+ local changes" when dirty.
+std::string source_commit(const Options& o) {
+  if (!o.commit.empty()) return o.commit;
+  const std::string dir = o.catalogue.substr(0, o.catalogue.rfind('/') == std::string::npos ? 0 : o.catalogue.rfind('/'));
+  const auto out = [](const std::string& cmd) {
+    std::string text;
+    if (FILE* p = ::popen(cmd.c_str(), "r")) {
+      char buf[256];
+      while (std::fgets(buf, sizeof buf, p) != nullptr) text += buf;
+      ::pclose(p);
+    }
+    return text;
+  };
+  const std::string at = dir.empty() ? "." : dir;
+  std::string head = out("git -C '" + at + "' rev-parse --short=12 HEAD 2>/dev/null");
+  head = head.substr(0, head.find('\n'));
+  if (head.empty()) return "unknown";
+  const bool dirty = !out("git -C '" + at + "' status --porcelain --untracked-files=no 2>/dev/null").empty();
+  return dirty ? head + " + local changes" : head;
+}
+
 // `runs` trials of one op in one mode, summarised as a detection line.
 torchstress::DetectionCell measure(const Options& o, const CatalogueEntry& c, const std::string& op, bool twin,
                                    const std::string& mode) {
@@ -64,7 +98,10 @@ torchstress::DetectionCell measure(const Options& o, const CatalogueEntry& c, co
   cell.device = o.device;
   cell.hardware = o.hardware;
   cell.runs = twin ? o.twin_runs : o.runs;
-  cell.expected = twin ? "none" : c.expected;  // cell.note stays empty: why a bug is missed is in docs/detection.md
+  cell.expected = twin ? "none" : c.expected;
+  cell.knobs = knobs_text(o, c);
+  static const std::string commit = source_commit(o);
+  cell.commit = commit;  // cell.note stays empty: why a bug is missed is in docs/detection.md
   std::vector<double> seconds;
   for (int i = 0; i < cell.runs; ++i) {
     TrialSpec s{o.battery, o.op_library, op, mode, o.device, o.soak_seconds, o.stall_seconds, c.env, o.wrapper,

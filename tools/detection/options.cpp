@@ -14,7 +14,7 @@ namespace {
 constexpr const char* kAccepted =
     "accepted: --render DIR[,DIR] --markdown FILE, or --battery BIN --op-library LIB --catalogue FILE --results DIR [--markdown FILE] [--modes "
     "threaded,cold,soak] [--runs N] [--twin-runs N] [--device cpu|cuda|cuda:N] [--ops a,b] [--instrument NAME] "
-    "[--wrapper \"CMD ARGS\"] [--soak-seconds S] [--stall-seconds S] [--env K=V] [--hardware TEXT] [--scratch DIR]";
+    "[--wrapper \"CMD ARGS\"] [--soak-seconds S] [--stall-seconds S] [--env K=V] [--hardware TEXT] [--scratch DIR] [--commit TEXT]";
 
 std::vector<std::string> split(const std::string& text, char sep) {
   std::vector<std::string> out;
@@ -82,6 +82,7 @@ void apply(Options& o, const std::string& flag, const std::string& v) {
   else if (flag == "--stall-seconds") o.stall_seconds = positive_seconds(flag, v);
   else if (flag == "--hardware") o.hardware = v;
   else if (flag == "--scratch") o.scratch = v;
+  else if (flag == "--commit") o.commit = v;
   else if (flag == "--env" && v.find('=') != std::string::npos) o.env[v.substr(0, v.find('='))] = v.substr(v.find('=') + 1);
   else throw UsageError(fmt::format("unknown argument '{}' (value '{}'); {}", flag, v, kAccepted));
 }
@@ -109,7 +110,7 @@ Options parse_options(int argc, char** argv) {
                                  o.wrapper[0]));
   }
   for (const auto& m : o.modes) {
-    if (!is_mode(m)) throw UsageError(fmt::format("--modes entry '{}' is not accepted; accepted: threaded, cold, soak", m));
+    if (!is_mode(m)) throw UsageError(fmt::format("--modes entry '{}' is not accepted; accepted: quick, release, threaded, cold, soak", m));
   }
   if (o.device != "cpu" && o.device != "cuda" && o.device.rfind("cuda:", 0) != 0) {
     throw UsageError(fmt::format("--device='{}' is not accepted; accepted: cpu, cuda, cuda:N", o.device));

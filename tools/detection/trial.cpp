@@ -17,13 +17,19 @@ using Json = nlohmann::json;
 
 // The battery test and knobs of each mode.
 struct ModeRun {
-  std::string test;
+  std::string filter;  // --gtest_filter
   std::map<std::string, std::string> env;
+  bool runs(const std::string& test) const {  // the filter names this test (exactly, or Suite.*)
+    if (filter.size() > 1 && filter.back() == '*') return test.rfind(filter.substr(0, filter.size() - 1), 0) == 0;
+    return test == filter;
+  }
 };
 
 ModeRun mode_run(const TrialSpec& s) {
+  if (s.mode == "quick") return {"Workload.*", {}};
+  if (s.mode == "release") return {"Workload.*", {{"TORCHSTRESS_BUDGET_SECONDS", fmt::format("{}", kReleaseBudgetSeconds)}}};
   if (s.mode == "threaded") return {"Workload.Threaded", {}};
-  if (s.mode == "cold") return {"Workload.ColdRounds", {{"TORCHSTRESS_QUICK_ROUNDS", "1"}}};
+  if (s.mode == "cold") return {"Workload.ColdRounds", {}};
   return {"Soak.EightThreadsShort", {{"TORCHSTRESS_SOAK_SHORT_SECONDS", fmt::format("{}", s.soak_seconds)}}};
 }
 
@@ -71,12 +77,12 @@ bool sanitizer_reported(const std::string& output) {
 }
 
 // Fills kind and seconds from the results the child wrote, then from how it ended.
-void classify(const TrialSpec& s, const std::string& test, const torchstress::ChildResult& child, TrialOutcome& o) {
+void classify(const TrialSpec& s, const ModeRun& m, const torchstress::ChildResult& child, TrialOutcome& o) {
   for (const auto& line : read_lines(s.scratch)) {
     const std::string type = line.value("type", "");
     if (type == "round" && line.value("status", "") != "passed" && o.kind.empty()) o.kind = kind_of_round(line);
-    if (type != "test" || line.value("name", "") != test) continue;
-    if (const auto k = kind_of_test(line); !k.empty()) o.kind = k;
+    if (type != "test" || !m.runs(line.value("name", ""))) continue;
+    if (const auto k = kind_of_test(line); !k.empty() && o.kind.empty()) o.kind = k;
     const auto props = line.value("properties", Json::object());
     if (props.contains("first_error_s") && props["first_error_s"].is_number()) o.seconds = props["first_error_s"];
   }
@@ -122,18 +128,19 @@ TrialOutcome run_trial(const TrialSpec& s) {
   std::map<std::string, std::string> env = {{"TORCHSTRESS_DEVICE", s.device},
                                             {"TORCHSTRESS_OP_LIBRARY", s.op_library},
                                             {"TORCHSTRESS_WORKLOAD", "op:" + s.op},
-                                            {"TORCHSTRESS_STALL_SECONDS", fmt::format("{}", s.stall_seconds)},
                                             {"TORCHSTRESS_RESULTS_DIR", s.scratch},
                                             {"TORCHSTRESS_INJECT", ""},
                                             {"TORCHSTRESS_REQUIRE", ""}};
+  if (s.stall_seconds > 0) env["TORCHSTRESS_STALL_SECONDS"] = fmt::format("{}", s.stall_seconds);
   for (const auto& [k, v] : m.env) env[k] = v;
   for (const auto& [k, v] : s.env) env[k] = v;
   torchstress::remove_tree(s.scratch);
   std::vector<std::string> argv = s.wrapper;
   argv.push_back(s.battery);
-  argv.push_back("--gtest_filter=" + m.test);
+  argv.push_back("--gtest_filter=" + m.filter);
+  argv.push_back("--gtest_fail_fast");  // a caught bug needs no more of the budget
   // The deadline only backs up the watchdog: a wrapped (sanitizer) child runs many times slower.
-  const double deadline = (s.wrapper.empty() ? 120.0 : 1200.0) + s.soak_seconds;
+  const double deadline = (s.wrapper.empty() ? 240.0 : 1200.0) + s.soak_seconds + 2 * kReleaseBudgetSeconds;
   const auto child = torchstress::run_child(argv, env, std::chrono::duration<double>(deadline));
   TrialOutcome o;
   o.seconds = child.seconds;
@@ -141,7 +148,7 @@ TrialOutcome run_trial(const TrialSpec& s) {
   if (!child.signaled && child.exit_code == torchstress::kExitUsage) {
     throw std::runtime_error(fmt::format("the battery refused its input: {}", child.output));
   }
-  classify(s, m.test, child, o);
+  classify(s, m, child, o);
   o.detail = child.describe();
   return o;
 }

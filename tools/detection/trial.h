@@ -11,11 +11,15 @@
 
 namespace tsdetect {
 
-// The suite's test modes a trial can run, and the battery test each one is.
-//   threaded: Workload.Threaded (warm, THREADS x WORKLOAD_ITERATIONS, every output checked)
-//   cold:     Workload.ColdRounds with one round (a fresh process, first calls released together)
+// The suite's test modes a trial can run, and the battery tests each one is.
+//   quick:    Workload.* with the defaults: what a user's op gets in the quick tier (the default
+//             BUDGET_SECONDS: cold rounds, then warm threaded work and a pipelined soak)
+//   release:  the same with BUDGET_SECONDS = kReleaseBudgetSeconds (a release gate's budget)
+//   threaded: Workload.Threaded alone (the budget's warm part)
+//   cold:     Workload.ColdRounds alone (the budget's cold part)
 //   soak:     Soak.EightThreadsShort for TrialSpec::soak_seconds
-inline constexpr const char* kModes[] = {"threaded", "cold", "soak"};
+inline constexpr const char* kModes[] = {"quick", "release", "threaded", "cold", "soak"};
+inline constexpr double kReleaseBudgetSeconds = 10.0;
 bool is_mode(const std::string& mode);
 
 struct TrialSpec {
@@ -25,7 +29,7 @@ struct TrialSpec {
   std::string mode;        // one of kModes
   std::string device = "cpu";
   double soak_seconds = 5.0;
-  double stall_seconds = 5.0;  // the watchdog's deadline: a deadlock is named after this long
+  double stall_seconds = 0.0;  // the watchdog's deadline (TORCHSTRESS_STALL_SECONDS); 0: the knob's default
   std::map<std::string, std::string> env;  // more knobs (e.g. TORCHSTRESS_CUDA_STREAMS)
   std::vector<std::string> wrapper;        // e.g. {"compute-sanitizer", "--tool", "memcheck"}
   std::string scratch;                     // a folder of its own for the child's results

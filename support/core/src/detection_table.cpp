@@ -83,6 +83,8 @@ struct Block {
   std::string device, instrument;
   std::vector<std::string> hardware;  // the one machine of the block ("" when unnamed)
   Rows bugs, twins;
+  std::string knobs;                  // the knobs it was measured under (a block per setting)
+  std::vector<std::string> commits;   // the commits its cells name
 };
 
 std::vector<Block> blocks_of(const std::vector<DetectionCell>& cells) {
@@ -90,15 +92,20 @@ std::vector<Block> blocks_of(const std::vector<DetectionCell>& cells) {
   for (const auto& c : cells) {
     const std::vector<std::string> hw = c.hardware.empty() ? std::vector<std::string>{} : std::vector{c.hardware};
     auto it = std::find_if(blocks.begin(), blocks.end(), [&](const Block& b) {
-      return b.device == c.device && b.instrument == c.instrument && b.hardware == hw;
+      return b.device == c.device && b.instrument == c.instrument && b.hardware == hw && b.knobs == c.knobs;
     });
-    if (it == blocks.end()) it = blocks.insert(blocks.end(), Block{c.device, c.instrument, hw, {}, {}});
+    if (it == blocks.end()) it = blocks.insert(blocks.end(), Block{c.device, c.instrument, hw, {}, {}, c.knobs, {}});
+    if (!c.commit.empty() && std::find(it->commits.begin(), it->commits.end(), c.commit) == it->commits.end()) {
+      it->commits.push_back(c.commit);
+    }
     (c.twin ? it->twins : it->bugs)[c.op][c.mode] = &c;  // a later line for the same cell stands
   }
   std::stable_sort(blocks.begin(), blocks.end(), [](const Block& a, const Block& b) {
     if (a.device != b.device) return a.device < b.device;
     if (a.instrument != b.instrument) return instrument_less(a.instrument, b.instrument);
-    return a.hardware < b.hardware;
+    if (a.hardware != b.hardware) return a.hardware < b.hardware;
+    return (a.knobs == "defaults" ? "" : a.knobs.empty() ? "~" : a.knobs) <
+           (b.knobs == "defaults" ? "" : b.knobs.empty() ? "~" : b.knobs);
   });
   return blocks;
 }
@@ -261,8 +268,19 @@ std::string twin_table(const Rows& twins) {
 std::string block_markdown(const Block& b) {
   std::string hardware;
   for (const auto& h : b.hardware) hardware += (hardware.empty() ? "" : " / ") + h;
+  std::string commits;
+  for (const auto& c : b.commits) commits += (commits.empty() ? "" : ", ") + c.substr(0, 12);
   std::string md = fmt::format("**{} · {}**{}: {}.\n\n", escape(b.device), escape(b.instrument),
                                hardware.empty() ? "" : fmt::format(" ({})", escape(hardware)), summary_line(b));
+  // Which knobs and which commit: a block measured under anything but the defaults says so.
+  const std::string at = commits.empty() ? "" : fmt::format(", commit {}", commits);
+  if (b.knobs.empty()) {
+    md += "*Measured before cells recorded their knobs and commit (not necessarily the defaults of today).*\n\n";
+  } else if (b.knobs == "defaults") {
+    md += fmt::format("*Measured under the defaults{}.*\n\n", at);
+  } else {
+    md += fmt::format("*Measured under other knobs than the defaults: {}{}.*\n\n", escape(b.knobs), at);
+  }
   if (!b.bugs.empty()) md += bug_table(b.bugs) + "\n";
   if (!b.twins.empty()) md += "Correct twins (false positives):\n\n" + twin_table(b.twins) + "\n";
   return md;
@@ -290,6 +308,8 @@ DetectionCell detection_cell_from_json(const Json& j) {
   c.worst_s = seconds_or_none(j, "worst_s");
   c.expected = text_or_empty(j, "expected");
   c.note = text_or_empty(j, "note");
+  c.knobs = text_or_empty(j, "knobs");
+  c.commit = text_or_empty(j, "commit");
   return c;
 }
 
@@ -311,6 +331,8 @@ Json to_json(const DetectionCell& c) {
   j["worst_s"] = c.worst_s ? Json(*c.worst_s) : Json();
   j["expected"] = c.expected;
   j["note"] = c.note;
+  j["knobs"] = c.knobs;
+  j["commit"] = c.commit;
   return j;
 }
 

@@ -86,6 +86,13 @@ CheckCapture parse_check_capture(const std::string& variable, const std::string&
   reject(variable, text, "copy, keep");
 }
 
+SchedulePolicy parse_schedule_policy(const std::string& variable, const std::string& text) {
+  if (text == "mixed") return SchedulePolicy::kMixed;
+  if (text == "noise") return SchedulePolicy::kNoise;
+  if (text == "pct") return SchedulePolicy::kPct;
+  reject(variable, text, "mixed, noise, pct");
+}
+
 std::optional<long> parse_optional_count(const std::string& variable, const std::string& text) {
   if (text.empty()) return std::nullopt;
   return parse_count(variable, text);

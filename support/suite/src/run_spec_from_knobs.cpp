@@ -28,6 +28,16 @@ RunSpec run_spec_from_knobs(const Knobs& k, int round) {
   spec.inputs_per_thread = static_cast<int>(k.inputs_per_thread);
   spec.noise.level = k.noise;
   spec.noise.seed = k.noise_seed ? static_cast<uint64_t>(*k.noise_seed) : fresh_noise_seed();
+  // One seed replays a run: the noise draws, the PCT priorities and change points, the input shapes.
+  spec.pct.seed = spec.noise.seed;
+  // SCHEDULE=pct puts every run under PCT priorities (and no noise); by default only the soak part
+  // of a stress test's budget uses them (pressure.h).
+  spec.pct.depth = k.schedule == SchedulePolicy::kPct ? static_cast<int>(k.pct_depth) : 0;
+  if (k.schedule == SchedulePolicy::kPct) spec.noise.level = 0.0;
+  spec.variety.on = true;
+  spec.variety.seed = spec.noise.seed;
+  spec.pressure.budget = k.budget;
+  spec.schedule = k.schedule;
   spec.fault = fault_for_round(k, round);
   spec.progress_interval = k.progress_seconds;
   spec.results = shared_results_log();

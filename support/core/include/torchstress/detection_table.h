@@ -32,6 +32,10 @@ struct DetectionCell {
   std::optional<double> worst_s;
   std::string expected;  // the symptom the zoo documents for this bug
   std::string note;      // free text, e.g. why it was missed
+  // What the cell was measured under: the knobs set beside the mode's own ("defaults" when none;
+  // empty: not recorded, lines written before 2026-12-05) and the suite's git commit.
+  std::string knobs;
+  std::string commit;
 };
 
 // Reads a "detection" results line. Throws std::invalid_argument (one line saying which field)

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -45,6 +46,49 @@ struct NoiseSpec {
   bool on() const { return level > 0.0; }
 };
 
+// PCT-style schedule exploration (Burckhardt et al., ASPLOS 2010, adapted to real threads on real
+// cores): every epoch draws a random priority order of the threads from `seed` and depth - 1 change
+// points in time; at op boundaries (and at the start gate) only the `running` highest-priority
+// threads go on, the others wait (at most max_wait, so a blocked high-priority thread never
+// starves them for long); at each change point the highest-priority thread drops to the lowest.
+// Which threads overlap, and where, changes every change point and epoch, replayably from `seed`.
+struct PctSpec {
+  int depth = 0;  // d: priority change points per epoch + 1; 0: off
+  uint64_t seed = 0;
+  int running = 2;                                   // threads let through at once
+  std::chrono::duration<double> epoch{0.05};         // fresh priorities this often
+  std::chrono::duration<double> max_wait{0.002};     // longest a low-priority thread waits per boundary
+  bool on() const { return depth > 0; }
+};
+
+// How a stress test's warm budget explores schedules: kMixed, uniform noise in the warm threaded
+// phase and PCT priorities in the short soak; kNoise or kPct, that one in both (for comparisons).
+enum class SchedulePolicy { kMixed, kNoise, kPct };
+const char* to_string(SchedulePolicy p);
+
+// Variety of inputs (harness-made inputs that allow it: op:<ns>::<op> workloads and the sweep):
+// ragged shapes per thread and per input, inputs copied into fresh allocations on seeded calls (so
+// the allocator hands freed addresses to other threads while they run), all drawn from `seed`.
+struct VarietySpec {
+  bool on = false;
+  uint64_t seed = 0;
+};
+
+// The time budget of one stress test: spent across warm threaded work (warm_share), a short
+// pipelined soak under PCT priorities (soak_share) and cold rounds, each a fresh process whose
+// threads make their first calls together (the rest, at least min_cold_rounds). Zero: the test's
+// counts decide (iterations, rounds).
+struct PressureSpec {
+  std::chrono::duration<double> budget{0.0};
+  double warm_share = 0.4;
+  double soak_share = 0.3;
+  int min_cold_rounds = 2;
+  bool on() const { return budget.count() > 0; }
+  std::chrono::duration<double> warm() const { return budget * warm_share; }
+  std::chrono::duration<double> soak() const { return budget * soak_share; }
+  std::chrono::duration<double> cold() const { return budget * (1.0 - warm_share - soak_share); }
+};
+
 struct Progress {
   double elapsed_s;
   long ops;
@@ -76,6 +120,14 @@ struct RunSpec {
   // Distinct inputs per thread, each with its reference; iteration i uses input i % inputs_per_thread.
   int inputs_per_thread = 4;
   NoiseSpec noise;
+  PctSpec pct;
+  VarietySpec variety;
+  // The budget this run belongs to (the tests split it into phases; the runner only reads
+  // stop_at_first_error): a timed run stops once it has recorded an error (a failed test needs no
+  // more pressure; the soaks, which count every error, leave it off).
+  PressureSpec pressure;
+  SchedulePolicy schedule = SchedulePolicy::kMixed;
+  bool stop_at_first_error = false;
   // check_each_op = false: no checks at all (measures the runner's own cost). defer_checks: the
   // bench's baseline, every output kept and checked after the clock stops (wall_seconds ends at
   // the final sync), so checks add nothing to the timed region.
@@ -95,7 +147,11 @@ struct RunSpec {
 
 // How isolated rounds run: how many, each one's deadline, and the pass rate they must reach.
 struct RoundsSpec {
-  int rounds = 1;
+  int rounds = 1;  // with a budget: at least this many
+  // Rounds go on while this lasts (0: exactly `rounds`); on the CPU each round is a fork of a
+  // process that has run no op yet (milliseconds), elsewhere a re-executed binary (about a second).
+  std::chrono::duration<double> budget{0.0};
+  int max_rounds = 200;
   std::chrono::duration<double> round_timeout{120.0};
   double pass_threshold = 1.0;
   // Where each round's record and the summary's figures go; none: discarded.

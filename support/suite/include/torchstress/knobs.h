@@ -38,6 +38,7 @@ std::string parse_device_spec(const std::string& variable, const std::string& te
 StreamPolicy parse_stream_policy(const std::string& variable, const std::string& text);
 SyncPolicy parse_sync_policy(const std::string& variable, const std::string& text);
 CheckCapture parse_check_capture(const std::string& variable, const std::string& text);
+SchedulePolicy parse_schedule_policy(const std::string& variable, const std::string& text);
 std::vector<long> parse_count_list(const std::string& variable, const std::string& text);
 // "cuda,multigpu" -> {"cuda", "multigpu"}; empty text -> none. Accepted names: cuda, mps, multigpu.
 std::vector<std::string> parse_backend_list(const std::string& variable, const std::string& text);
@@ -58,6 +59,7 @@ enum class KnobKind {
   stream_policy,
   sync_policy,
   check_capture,
+  schedule_policy,
   inject,
   text
 };
@@ -80,6 +82,7 @@ TORCHSTRESS_KNOB_PARSER(positive_fraction, double, &parse_positive_fraction)
 TORCHSTRESS_KNOB_PARSER(stream_policy, StreamPolicy, &parse_stream_policy)
 TORCHSTRESS_KNOB_PARSER(sync_policy, SyncPolicy, &parse_sync_policy)
 TORCHSTRESS_KNOB_PARSER(check_capture, CheckCapture, &parse_check_capture)
+TORCHSTRESS_KNOB_PARSER(schedule_policy, SchedulePolicy, &parse_schedule_policy)
 TORCHSTRESS_KNOB_PARSER(inject, FaultSpec, &parse_fault_spec)
 TORCHSTRESS_KNOB_PARSER(text, std::string, &parse_text)
 #undef TORCHSTRESS_KNOB_PARSER
