@@ -138,7 +138,8 @@ Observation observe_round(const RoundOutcome& round, const std::string& clean_de
     case RoundStatus::kPassed:
       return Observation::clean(clean_detail);
     case RoundStatus::kCrashed:
-      return Observation::caught("crash: " + round.detail,
+      // "SIGSEGV in thread 1 at iteration 114 in <op>": the signal is the symptom, the rest the detail.
+      return Observation::caught("crash: " + round.detail.substr(0, round.detail.find(' ')),
                                  fmt::format("the child process died of {}{}", round.detail, where));
     case RoundStatus::kTimedOut:
       return Observation::caught("hang", "the child process passed its deadline: " + round.detail);

@@ -8,6 +8,7 @@
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <torch/version.h>
 
 #include "known_bug.h"
 #include "torchstress/knobs.h"

@@ -22,6 +22,7 @@ inline constexpr const char* kBench = "bench";
 inline constexpr const char* kRegression = "regression";
 inline constexpr const char* kSelftest = "selftest";
 inline constexpr const char* kSweep = "sweep";  // the op sweep (tests/sweep)
+inline constexpr const char* kKnownBugs = "known_bugs";  // known upstream bugs (tests/known_bugs)
 inline constexpr const char* kOther = "other";
 }  // namespace section
 
