@@ -1,5 +1,6 @@
 #include "torchstress/backends.h"
 
+#include <ATen/ATen.h>
 #include <ATen/Context.h>
 #include <fmt/format.h>
 #include <torch/version.h>
@@ -14,6 +15,28 @@
 
 namespace torchstress {
 namespace {
+
+#if TORCHSTRESS_MPS_API
+// Allocates on MPS and runs a small op there, checked against the CPU: "" when it matched, else
+// what was seen (the exception's first line, or the difference).
+std::string mps_probe() {
+  try {
+    const at::Tensor x = at::arange(64, at::kFloat).reshape({8, 8}) / 7.0;
+    const at::Tensor want = at::mm(x, x) + 1.0;
+    const at::Tensor on_mps = x.to(c10::Device(c10::kMPS));
+    const at::Tensor got = (at::mm(on_mps, on_mps) + 1.0).to(c10::kCPU);
+    torch::mps::synchronize();
+    const double diff = (got - want).abs().max().item<double>();
+    if (!(diff <= 1e-3 * want.abs().max().item<double>()))
+      return fmt::format("8x8 float mm + 1 on mps differs from the CPU by {:.3g}", diff);
+  } catch (const std::exception& e) {
+    std::string what = e.what();
+    if (const auto nl = what.find('\n'); nl != std::string::npos) what.resize(nl);
+    return fmt::format("8x8 float mm + 1 on mps threw: {}", what);
+  }
+  return "";
+}
+#endif
 
 BackendAvailability probe() {
   BackendAvailability a;
@@ -30,8 +53,16 @@ BackendAvailability probe() {
   a.cuda_reason = "this LibTorch was built without CUDA";
 #endif
 #if TORCHSTRESS_MPS_API
-  a.mps = torch::mps::is_available();
-  if (!a.mps) a.mps_reason = "torch::mps::is_available() is false (not an Apple GPU, or LibTorch built without MPS)";
+  a.mps_reported = torch::mps::is_available();
+  if (!a.mps_reported) {
+    a.mps_reason = "torch::mps::is_available() is false (not an Apple GPU, or LibTorch built without MPS)";
+  } else if (const std::string failed = mps_probe(); !failed.empty()) {
+    // GitHub-hosted macOS runners (Virtualization.framework VMs) report MPS, then fail the first
+    // allocation or compute wrong values: a test must not rely on what is_available() says alone.
+    a.mps_reason = "torch::mps::is_available() is true, but a probe op on MPS failed: " + failed;
+  } else {
+    a.mps = true;
+  }
 #else
   a.mps_reason = fmt::format("LibTorch {} has no torch/mps.h (MPS C++ API needs 2.1+)", TORCH_VERSION);
 #endif

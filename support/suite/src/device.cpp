@@ -51,6 +51,10 @@ c10::Device device_under_test() {
   std::call_once(once, [] {
     const auto& a = availability();
     std::string spec = knobs().device_spec;
+    if (spec == "auto" && a.mps_reported && !a.mps) {
+      // Said once, before any test: auto would have picked MPS, and the probe says it cannot run.
+      logger("device")->warn("MPS is reported available but not used: {}", a.mps_reason);
+    }
     if (spec == "auto") spec = a.mps ? "mps" : (a.cuda ? "cuda" : "cpu");
     if (spec == "cuda") {
       // CTest's resource allocation names the card this test may use; honour it before any CUDA call.

@@ -14,7 +14,8 @@ struct BackendAvailability {
   bool cpu = true;
   bool cuda = false;
   int cuda_devices = 0;
-  bool mps = false;
+  bool mps = false;          // usable: reported available AND a probe op on it matched the CPU
+  bool mps_reported = false; // torch::mps::is_available() said yes (a VM without Metal may say so too)
   std::string mps_reason;   // why MPS is unavailable (not compiled in, not built for Metal, ...)
   std::string cuda_reason;  // why CUDA is unavailable
 };
