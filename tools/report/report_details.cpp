@@ -43,6 +43,23 @@ void round_failure(std::string& md, const Json& f) {
   md += "\n";
 }
 
+// Every worker's state when a crash or stall record was written (its "workers"), as a table.
+std::string workers_table(const Json& f) {
+  const auto& workers = elems(f, "workers");
+  if (workers.empty()) return "";
+  std::string md = fmt::format("\n  Workers when it {}:\n\n  | thread | op | iteration | input | ops done | state |\n"
+                               "  | --- | --- | --- | --- | --- | --- |\n",
+                               str(f, "signal").empty() ? "happened" : "died (" + str(f, "signal") + ")");
+  for (const auto& w : workers) {
+    const Json& input = at(w, "input");
+    md += fmt::format("  | {} | {} | {} | {} | {} | {} |\n", num(w, "thread"), str(w, "op"), num(w, "iteration"),
+                      input.is_number() ? fmt::format("{}", num(input)) : std::string("-"), num(w, "ops_done"),
+                      flag(w, "finished") ? "finished" : fmt::format("running ({:.3f} s since progress)",
+                                                                    num(w, "seconds_since_progress")));
+  }
+  return md + "\n";
+}
+
 void test_failures(std::string& md, const Json& report, const std::string& name) {
   std::string plain;
   for (const auto& f : elems(report, "failures")) {
@@ -55,6 +72,7 @@ void test_failures(std::string& md, const Json& report, const std::string& name)
     const std::string sig = str(f, "crash_signature");
     plain += fmt::format("- [{}]{} {}{} (`{}`)\n", str(f, "kind"), where.empty() ? "" : " " + where + ":",
                          str(f, "text"), sig.empty() ? "" : " -- " + sig, str(f, "file"));
+    plain += workers_table(f);
   }
   if (!plain.empty()) md += "Failures:\n\n" + plain + "\n";
 }
