@@ -246,6 +246,7 @@ struct RawResult {
   std::vector<RoundRecord> rounds;
 };
 
+  std::string gtest_name, control;  // set from the process's TORCHSTRESS_CTEST_NAME and TORCHSTRESS_CONTROL
 // A file is one process: its starts are matched with its results in order (a test repeated with
 // --gtest_repeat starts and ends once per repeat); starts left open ended midway.
 class FileScanner {
@@ -274,6 +275,8 @@ class FileScanner {
       run_.processes.push_back(parse_process(l, f_.path));
     } else if (type == "start") {
       open_.push_back({str(l, "name"), str(l, "binary"), str(l, "section"), time});
+      ctest_name_ = str(l, "knobs", "TORCHSTRESS_CTEST_NAME");
+      control_ = str(l, "knobs", "TORCHSTRESS_CONTROL");
     } else if (type == "round") {
       rounds_[str(l, "test")].push_back(parse_round(l, f_.path));
     } else if (type == "bench") {
@@ -289,10 +292,11 @@ class FileScanner {
 
   void ended(const Json& l) {
     const std::string name = str(l, "name");
-    RawResult raw{name, str(l, "binary"), parse_test(l, f_.path), take(rounds_, name)};
+    RawResult raw{name, str(l, "binary"), parse_test(l, f_.path), take(rounds_, name), {}, {}};
     raw.result.bench = take(bench_, name);
     for (auto it = open_.begin(); it != open_.end(); ++it) {
       if (it->name == name) {
+    mark(raw);
         open_.erase(it);
         break;
       }
@@ -301,7 +305,7 @@ class FileScanner {
   }
 
   RawResult never_ended(Open o) {
-    RawResult raw{o.name, o.binary, {}, take(rounds_, o.name)};
+    RawResult raw{o.name, o.binary, {}, take(rounds_, o.name), {}, {}};
     std::string why = "started but wrote no result: the process ended midway (crash, kill or CTest timeout)";
     if (!raw.rounds.empty()) why += fmt::format("; {} round(s) finished before it ended", raw.rounds.size());
     raw.result.status = "incomplete";
@@ -313,9 +317,18 @@ class FileScanner {
     bench_.erase(o.name);
     return raw;
   }
+    mark(raw);
 
   template <typename T>
   static std::vector<T> take(std::map<std::string, std::vector<T>>& m, const std::string& key) {
+  // A result of a process run under a CTest test named otherwise is counted under that name; a
+  // control's is marked with the kind it must see.
+  void mark(RawResult& raw) const {
+    raw.gtest_name = raw.name;
+    raw.control = control_;
+    if (!ctest_name_.empty()) raw.name = ctest_name_;
+  }
+
     auto it = m.find(key);
     if (it == m.end()) return {};
     std::vector<T> v = std::move(it->second);
@@ -329,6 +342,7 @@ class FileScanner {
   std::vector<Open> open_;
   std::map<std::string, std::vector<RoundRecord>> rounds_;
   std::map<std::string, std::vector<Json>> bench_;
+  std::string ctest_name_, control_;  // of this file's process line
 };
 
 // Any failing repeat fails the test; a hang or a missing result outranks a pass; skips count only
@@ -377,6 +391,7 @@ void summarize_repeats(TestRecord& t, RunData& run) {
     t.backtraces.insert(t.backtraces.end(), r.backtraces.begin(), r.backtraces.end());
     if (r.status == "stalled") {
       run.incomplete.push_back(
+    if (!t.control.empty()) continue;  // a control's hang or crash is its catch, not a hole in the run
           {t.name, t.binary, r.file,
            "stalled: " + (r.failures.empty() ? std::string("watchdog fired") : r.failures.front())});
     } else if (r.status == "incomplete") {
@@ -391,12 +406,15 @@ void aggregate(std::vector<RawResult> raws, RunData& run) {
                    [](const RawResult& a, const RawResult& b) { return a.result.time < b.result.time; });
   std::map<std::string, size_t> index;
   for (auto& raw : raws) {
-    auto [it, fresh] = index.emplace(raw.name, run.tests.size());
+    // A control and a test of one name (a CTest test run once as each) stay two records.
+    auto [it, fresh] = index.emplace(raw.control.empty() ? raw.name : raw.name + "\n" + raw.control, run.tests.size());
     if (fresh) {
       TestRecord t;
       t.name = raw.name;
       t.suite = suite_of(raw.name);
       t.binary = raw.binary;
+      t.gtest_name = raw.gtest_name;
+      t.control = raw.control;
       t.section = "other";
       t.time = raw.result.time;
       run.tests.push_back(std::move(t));
@@ -409,7 +427,14 @@ void aggregate(std::vector<RawResult> raws, RunData& run) {
       run.rounds.push_back(std::move(r));
     }
   }
-  for (auto& t : run.tests) summarize_repeats(t, run);
+  for (auto& t : run.tests) {
+    summarize_repeats(t, run);
+    // A test that judges its own catch (a detection test) declares the kind it must see.
+    if (t.control.empty() && !str(t.properties, "control_expected").empty()) {
+      t.control = str(t.properties, "control_expected");
+      t.control_self_judged = true;
+    }
+  }
 }
 
 }  // namespace

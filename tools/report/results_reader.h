@@ -80,7 +80,15 @@ struct TestRecord {
   std::string section;  // declared by the test (the first repeat that names one), else "other"
   // From all repeats: failed if any repeat failed (or wrote an unknown status), else stalled if any
   // stalled, else incomplete if any ended midway, else passed if any passed, else skipped.
+  // The gtest name, or the CTest test's (TORCHSTRESS_CTEST_NAME) when its process ran under one that
+  // is not named after its gtest case (add_test with --gtest_filter: several CTest tests, one case).
   std::string status;
+  std::string gtest_name;  // the gtest case that ran
+  // A control (a test that must see a failure): the one kind it must see ("wrong value",
+  // "exception", "crash", "hang"), from its process's TORCHSTRESS_CONTROL or the test's own
+  // "control_expected" property; "" for a test. Controls are kept apart from the tests.
+  std::string control;
+  bool control_self_judged = false;  // the test's own verdict says whether it caught (detection tests)
   // From the representative repeat (the last passing one, else the last that ran, else the last).
   std::string device, skip_reason, file;
   double duration_s = 0.0;
