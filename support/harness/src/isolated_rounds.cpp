@@ -12,9 +12,11 @@
 #include <sstream>
 #include <thread>
 
+#include "torchstress/crash_record.h"
 #include "torchstress/crash_signatures.h"
 #include "torchstress/exit_codes.h"
 #include "torchstress/log.h"
+#include "torchstress/progress.h"
 #include "torchstress/results_sink.h"
 #include "torchstress/stats.h"
 #include "torchstress/subprocess.h"
@@ -24,6 +26,7 @@ namespace {
 
 std::atomic<bool> g_child{false};
 constexpr const char* kReasonPrefix = "torchstress-round-result: ";
+constexpr const char* kRanPrefix = "torchstress-round-ran: ";
 
 // In the child: run the round under a deadline, print one result line, and end the process.
 [[noreturn]] void child_main(int round, std::chrono::duration<double> timeout, const RoundBody& body) {
@@ -35,10 +38,14 @@ constexpr const char* kReasonPrefix = "torchstress-round-result: ";
     std::_Exit(kExitRoundDeadline);
   }).detach();
   std::string reason;
+  reset_progress_tally();  // what this round runs, not what the test body ran before it
   try {
     reason = body(round);
   } catch (const std::exception&) {
     reason = "exception outside the workers: " + current_exception_record(-1, -1, "round body", "").message;
+  }
+  if (const std::string ran = progress_tally_text(); !ran.empty()) {
+    std::fprintf(stderr, "%s%s\n", kRanPrefix, ran.c_str());
   }
   if (reason.empty()) {
     std::fprintf(stderr, "%spassed\n", kReasonPrefix);
@@ -60,11 +67,27 @@ std::string tail_lines(const std::string& text, int n) {
   return out;
 }
 
-std::string find_reason(const std::string& text) {
-  const auto pos = text.rfind(kReasonPrefix);
+// The rest of the last line that starts with `prefix`, or "".
+std::string find_line(const std::string& text, const std::string& prefix) {
+  const auto pos = text.rfind(prefix);
   if (pos == std::string::npos) return "";
-  const auto start = pos + std::string(kReasonPrefix).size();
+  const auto start = pos + prefix.size();
   return text.substr(start, text.find('\n', start) - start);
+}
+
+std::string find_reason(const std::string& text) { return find_line(text, kReasonPrefix); }
+
+// The crash handler's words for a crashed child, where the crashing worker was, without the other
+// threads: "SIGSEGV in thread 3 at iteration 0 in relu (input 0)"; "" when it wrote none.
+std::string find_crash(const std::string& text) {
+  std::string line = find_line(text, kCrashLinePrefix);
+  if (line.empty()) return "";
+  const auto sig = line.find("SIG");  // after "<test>: "
+  if (sig != std::string::npos) line.erase(0, sig);
+  for (const char* cut : {"; other threads:", "; workers:"}) {
+    if (const auto c = line.find(cut); c != std::string::npos) line.erase(c);
+  }
+  return line;
 }
 
 std::string find_stall(const std::string& text) {
@@ -92,9 +115,12 @@ RoundOutcome classify(int round, int wait_status, const std::string& child_stder
   o.stderr_tail = tail_lines(child_stderr, 40);
   o.crash_signature = describe_crash_match(child_stderr);
   const std::string reason = find_reason(child_stderr);
+  o.ran = find_line(child_stderr, kRanPrefix);
   if (WIFSIGNALED(wait_status)) {
     o.status = RoundStatus::kCrashed;
     o.detail = signal_name(WTERMSIG(wait_status));
+    // The handler's line names the worker when it is the same signal (a sanitizer may re-raise another).
+    if (const std::string crash = find_crash(child_stderr); crash.rfind(o.detail + " ", 0) == 0) o.detail = crash;
   } else if (WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0 && reason == "passed") {
     o.status = RoundStatus::kPassed;
   } else if (WIFEXITED(wait_status) &&
@@ -138,12 +164,38 @@ std::string RoundOutcome::describe() const {
   return s;
 }
 
+// What one round ran, as its child said (a passing round's words first: a crashed one says none).
+static std::string what_ran(const std::vector<RoundOutcome>& rounds) {
+  std::string what;
+  for (const auto& o : rounds) {
+    if (!o.ran.empty() && (what.empty() || o.status == RoundStatus::kPassed)) what = o.ran;
+    if (!what.empty() && o.status == RoundStatus::kPassed) break;
+  }
+  return what;
+}
+
 std::string RoundsSummary::headline() const {
+  const std::string what = what_ran(rounds);
+  std::string caught;
+  for (const auto& o : rounds) {
+    if (o.status != RoundStatus::kPassed) caught += (caught.empty() ? "" : "; ") + o.describe();
+  }
+  if (total == 1 && rounds.size() == 1) {
+    const RoundOutcome& o = rounds.front();
+    std::string verdict = to_string(o.status);
+    if (!o.detail.empty()) verdict += ": " + o.detail;
+    if (!o.crash_signature.empty()) verdict += " (" + o.crash_signature + ")";
+    return fmt::format("1 round{} in a fresh process: {}", what.empty() ? "" : " of " + what, verdict);
+  }
+  std::string s = fmt::format("Passed {}/{} rounds{}", passed, total,
+                              what.empty() ? ", each in a fresh process" : " of " + what + ", each in a fresh process");
+  if (!caught.empty()) return s + "; caught: " + caught;
+  if (total < 2) return s;
   // With zero failures the bound only tightens with more rounds: say how many a tighter claim needs.
-  return fmt::format(
-      "Passed {}/{}; per-round failure rate below {:.1f}% at 95% confidence "
-      "(a 5% bound needs {} clean rounds, 1% needs {})",
-      passed, total, 100.0 * failure_upper_bound, trials_needed_for_bound(0.05), trials_needed_for_bound(0.01));
+  return s + fmt::format(
+                 "; per-round failure rate below {:.1f}% at 95% confidence (a 5% bound needs {} clean rounds, 1% "
+                 "needs {})",
+                 100.0 * failure_upper_bound, trials_needed_for_bound(0.05), trials_needed_for_bound(0.01));
 }
 
 RoundsSummary run_isolated_rounds(const RoundsSpec& spec, const RoundBody& body) {
@@ -178,6 +230,7 @@ RoundsSummary run_isolated_rounds(const RoundsSpec& spec, const RoundBody& body)
                              .add("round", round)
                              .add("status", to_string(o.status))
                              .add("detail", o.detail)
+                             .add("ran", o.ran)
                              .add("crash_signature", o.crash_signature)
                              .add("stderr_tail", o.status == RoundStatus::kPassed ? std::string() : o.stderr_tail));
     if (o.status == RoundStatus::kPassed) ++s.passed;
@@ -211,7 +264,11 @@ void expect_rounds_pass(const RoundsSummary& s) {
   for (const auto& o : s.rounds) {
     if (o.status != RoundStatus::kPassed) failures += "\n  " + o.describe();
   }
-  EXPECT_GE(s.pass_rate, s.pass_threshold) << s.headline() << "; threshold " << s.pass_threshold << failures;
+  const std::string what = what_ran(s.rounds);
+  EXPECT_GE(s.pass_rate, s.pass_threshold)
+      << fmt::format("Passed {}/{} rounds{}, each in a fresh process; threshold {}", s.passed, s.total,
+                     what.empty() ? "" : " of " + what, s.pass_threshold)
+      << failures;
 }
 
 std::string round_reason(const std::vector<ErrorRecord>& errors, size_t total_errors) {

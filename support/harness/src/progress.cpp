@@ -3,12 +3,14 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
 #include <thread>
 
+#include "torchstress/crash_record.h"
 #include "torchstress/exit_codes.h"
 #include "torchstress/log.h"
 
@@ -20,6 +22,33 @@ int64_t now_ns() {
       .count();
 }
 
+// Live boards, readable from a signal handler (plain atomic loads).
+std::atomic<const ProgressBoard*> g_live[ProgressBoard::kMaxLiveBoards];
+
+// What every board of this process ran, for progress_tally_text().
+struct Tally {
+  std::mutex mu;
+  int boards = 0;
+  int max_threads = 0;
+  long calls = 0;
+  bool one_call_each = true;  // every thread of every board completed at most one op
+  std::vector<std::string> ops;
+};
+Tally& tally() {
+  static Tally t;
+  return t;
+}
+
+// The calling thread's OS id, cached (the board stores it at every begin()).
+long cached_tid() {
+  thread_local long tid = 0;
+  if (tid == 0) {
+    tid = current_os_thread_id();
+    ensure_alt_signal_stack();  // once per thread, before its first op
+  }
+  return tid;
+}
+
 }  // namespace
 
 ProgressBoard::ProgressBoard(int threads) {
@@ -28,12 +57,44 @@ ProgressBoard::ProgressBoard(int threads) {
     slots_.push_back(std::make_unique<Atomic>());
     slots_.back()->last_ns.store(t);
   }
+  for (int i = 0; i < kMaxLiveBoards; ++i) {
+    const ProgressBoard* expected = nullptr;
+    if (g_live[i].compare_exchange_strong(expected, this)) {
+      registry_index_ = i;
+      break;
+    }
+  }
 }
 
-void ProgressBoard::begin(int thread, long iteration, const char* op) {
+ProgressBoard::~ProgressBoard() {
+  if (registry_index_ >= 0) g_live[registry_index_].store(nullptr);
+  const char* op = first_op_.load();
+  Tally& t = tally();
+  std::lock_guard<std::mutex> lock(t.mu);
+  ++t.boards;
+  t.max_threads = std::max(t.max_threads, threads());
+  for (const auto& s : slots_) {
+    const long n = s->completed.load();
+    t.calls += n;
+    if (n > 1) t.one_call_each = false;
+  }
+  if (op && std::find(t.ops.begin(), t.ops.end(), op) == t.ops.end()) t.ops.emplace_back(op);
+}
+
+const ProgressBoard* ProgressBoard::live_board(int index) {
+  return index >= 0 && index < kMaxLiveBoards ? g_live[index].load() : nullptr;
+}
+
+void ProgressBoard::begin(int thread, long iteration, const char* op, long input) {
   auto& s = *slots_[static_cast<size_t>(thread)];
   s.iteration.store(iteration, std::memory_order_relaxed);
   s.op.store(op, std::memory_order_relaxed);
+  s.input.store(input, std::memory_order_relaxed);
+  s.tid.store(cached_tid(), std::memory_order_relaxed);
+  if (first_op_.load(std::memory_order_relaxed) == nullptr) {
+    const char* none = nullptr;
+    first_op_.compare_exchange_strong(none, op);
+  }
   s.last_ns.store(now_ns(), std::memory_order_release);
 }
 
@@ -47,8 +108,12 @@ void ProgressBoard::done(int thread) { slots_[static_cast<size_t>(thread)]->fini
 
 ProgressBoard::Slot ProgressBoard::read(int thread) const {
   const auto& s = *slots_[static_cast<size_t>(thread)];
-  return Slot{s.iteration.load(), s.op.load(), (now_ns() - s.last_ns.load(std::memory_order_acquire)) / 1e9,
-              s.finished.load(), s.completed.load()};
+  return Slot{s.iteration.load(),
+              s.op.load(),
+              static_cast<double>(now_ns() - s.last_ns.load(std::memory_order_acquire)) / 1e9,
+              s.finished.load(),
+              s.completed.load(),
+              s.input.load()};
 }
 
 long ProgressBoard::total_completed() const {
@@ -57,11 +122,77 @@ long ProgressBoard::total_completed() const {
   return n;
 }
 
+int ProgressBoard::thread_of_tid(long tid) const {
+  for (size_t t = 0; t < slots_.size(); ++t) {
+    if (tid != 0 && slots_[t]->tid.load(std::memory_order_relaxed) == tid) return static_cast<int>(t);
+  }
+  return -1;
+}
+
+size_t ProgressBoard::workers_json(char* out, size_t cap) const {
+  SignalSafeText j(out, cap);
+  j.put_char('[');
+  // now_ns() is steady_clock: clock_gettime, async-signal-safe.
+  const int64_t now = now_ns();
+  for (size_t t = 0; t < slots_.size(); ++t) {
+    const auto& s = *slots_[t];
+    if (j.room() < 200) break;  // the array stays valid JSON; later threads are left out
+    const size_t mark = j.size();
+    j.put(t == 0 ? "{\"thread\":" : ",{\"thread\":").put_long(static_cast<long>(t));
+    j.put(",\"op\":\"");
+    const char* op = s.op.load(std::memory_order_relaxed);
+    j.put_json_escaped(op ? op : "");
+    j.put("\",\"iteration\":").put_long(s.iteration.load(std::memory_order_relaxed));
+    const long input = s.input.load(std::memory_order_relaxed);
+    j.put(",\"input\":");
+    if (input >= 0)
+      j.put_long(input);
+    else
+      j.put("null");
+    j.put(",\"finished\":").put(s.finished.load(std::memory_order_relaxed) ? "true" : "false");
+    j.put(",\"ops_done\":").put_long(s.completed.load(std::memory_order_relaxed));
+    const int64_t since = now - s.last_ns.load(std::memory_order_relaxed);
+    j.put(",\"seconds_since_progress\":").put_fixed(since > 0 ? static_cast<double>(since) / 1e9 : 0.0, 3);
+    j.put_char('}');
+    if (j.truncated()) {
+      j.resize(mark);
+      break;
+    }
+  }
+  j.put_char(']');
+  return j.size();
+}
+
+std::string progress_tally_text() {
+  Tally& t = tally();
+  std::lock_guard<std::mutex> lock(t.mu);
+  if (t.boards == 0) return "";
+  std::string ops;
+  for (const auto& o : t.ops) ops += (ops.empty() ? "" : ", ") + o;
+  if (ops.empty()) ops = "no op";
+  if (t.boards == 1 && t.one_call_each) {
+    return fmt::format("{} racing first call{} of {}", t.calls, t.calls == 1 ? "" : "s", ops);
+  }
+  return fmt::format("{} thread{}, {} call{} of {}", t.max_threads, t.max_threads == 1 ? "" : "s", t.calls,
+                     t.calls == 1 ? "" : "s", ops);
+}
+
+void reset_progress_tally() {
+  Tally& t = tally();
+  std::lock_guard<std::mutex> lock(t.mu);
+  t.boards = 0;
+  t.max_threads = 0;
+  t.calls = 0;
+  t.one_call_each = true;
+  t.ops.clear();
+}
+
 std::string Watchdog::describe_stall(const ProgressBoard& board, int stuck, double stall_seconds) {
   const auto s = board.read(stuck);
+  const std::string input = s.input >= 0 ? fmt::format(" (input {})", s.input) : "";
   std::string msg =
-      fmt::format("thread {} stuck at iteration {} in {} (no progress for {:.1f} s, stall deadline {:.1f} s)", stuck,
-                  s.iteration, s.op, s.seconds_since_progress, stall_seconds);
+      fmt::format("thread {} stuck at iteration {} in {}{} (no progress for {:.1f} s, stall deadline {:.1f} s)", stuck,
+                  s.iteration, s.op, input, s.seconds_since_progress, stall_seconds);
   msg += "; other threads:";
   for (int t = 0; t < board.threads(); ++t) {
     if (t == stuck) continue;
@@ -84,14 +215,25 @@ Watchdog::Watchdog(const ProgressBoard& board, std::chrono::duration<double> sta
     : impl_(std::make_unique<Impl>()) {
   impl_->thread = std::thread([this, &board, stall, what, &results] {
     const auto poll = std::chrono::duration<double>(std::min(1.0, std::max(0.05, stall.count() / 4)));
+    double worst = 0.0;  // the longest time any unfinished worker went without progress
+    int worst_thread = -1;
     std::unique_lock<std::mutex> lock(impl_->mu);
     while (!impl_->cv.wait_for(lock, poll, [this] { return impl_->stop; })) {
       for (int t = 0; t < board.threads(); ++t) {
         const auto s = board.read(t);
-        if (s.finished || s.seconds_since_progress < stall.count()) continue;
+        if (s.finished) continue;
+        if (s.seconds_since_progress > worst) {
+          worst = s.seconds_since_progress;
+          worst_thread = t;
+        }
+        if (s.seconds_since_progress < stall.count()) continue;
         const std::string msg = describe_stall(board, t, stall.count());
-        // Written first, so the record survives the exit below.
-        results.append_stall(what, ErrorRecord::at(ErrorKind::kStall, t, s.iteration, s.op ? s.op : "", "", msg));
+        // Written first, so the record survives the exit below: a typed "stall" error and every
+        // worker's op, iteration and input, as a crash record has them.
+        std::vector<char> workers(64 * 1024);
+        board.workers_json(workers.data(), workers.size());
+        ErrorRecord e = ErrorRecord::at(ErrorKind::kStall, t, s.iteration, s.op ? s.op : "", "", msg);
+        results.append_stall_with_workers(what, e, workers.data());
         logger("watchdog")->critical("{}: {}", what, msg);
         std::fprintf(stderr, "%s:0: Failure\ntorchstress watchdog: %s: %s\n[  STALLED ] %s\n", __FILE__, what.c_str(),
                      msg.c_str(), what.c_str());
@@ -99,6 +241,15 @@ Watchdog::Watchdog(const ProgressBoard& board, std::chrono::duration<double> sta
         std::fflush(stderr);
         std::_Exit(kExitStalled);
       }
+    }
+    // A worker that came within half the deadline is worth a line: the deadline may be too short
+    // for this box, or a hang nearly happened.
+    if (worst_thread >= 0 && worst >= stall.count() / 2) {
+      logger("watchdog")->warn("{}: near miss: thread {} went {:.1f} s without progress (stall deadline {:.1f} s)", what,
+                               worst_thread, worst, stall.count());
+    } else if (worst_thread >= 0) {
+      logger("watchdog")->debug("{}: longest time without progress {:.2f} s (thread {}; stall deadline {:.1f} s)",
+                                what, worst, worst_thread, stall.count());
     }
   });
 }

@@ -10,6 +10,7 @@
 #include <utility>
 #include <cstring>
 
+#include "torchstress/crash_record.h"
 #include "torchstress/log.h"
 #include "torchstress/subprocess.h"
 
@@ -64,7 +65,27 @@ void ResultsLog::open(const std::string& dir, const std::string& binary, const s
   }
   binary_ = binary;
   enabled_ = true;
+  set_crash_record_fd(fd_, device_);
 }
+
+namespace {
+
+// The leading fields of a test's "crashed" line, as the crash handler needs them: the JSON text of
+// the line's common fields with its closing brace left off (the handler appends the rest).
+std::string crash_prefix(const std::string& test, const std::string& section, const std::string& device,
+                         const std::string& binary) {
+  Json out = {{"schema", kResultsSchema}};
+  out["type"] = "test";
+  out["name"] = test;
+  out["section"] = section;
+  out["device"] = device;
+  out["binary"] = binary;
+  std::string text = dump_line(out);
+  if (!text.empty() && text.back() == '}') text.pop_back();
+  return text;
+}
+
+}  // namespace
 
 void ResultsLog::append(JsonLine line) {
   if (!enabled_) return;
@@ -81,6 +102,11 @@ void ResultsLog::append(JsonLine line) {
 }
 
 void ResultsLog::append_stall(const std::string& test, const ErrorRecord& stall) {
+  append_stall_with_workers(test, stall, "");
+}
+
+void ResultsLog::append_stall_with_workers(const std::string& test, const ErrorRecord& stall,
+                                           const std::string& workers_json) {
   ErrorRecord e = stall;
   if (e.device.empty()) e.device = device_;
   const auto dot = test.find('.');
@@ -92,7 +118,8 @@ void ResultsLog::append_stall(const std::string& test, const ErrorRecord& stall)
              .add("failures", Json::array({e.message}))
              .add("errors", Json::array({to_json(e)}))
              .add("error_counts", Json{{"stall", 1}})
-             .add("device", device_));
+             .add("device", device_)
+             .add_raw("workers", workers_json.empty() ? "[]" : workers_json));
 }
 
 void ResultsLog::record(const std::string& key, const std::string& value) {
@@ -147,10 +174,15 @@ void ResultsListener::OnTestStart(const ::testing::TestInfo& info) {
   results_log().take_backtraces();
   results_log().take_errors();
   results_log().take_error_counts();
+  const std::string name = fmt::format("{}.{}", info.test_suite_name(), info.name());
   results_log().append(JsonLine()
                            .add("type", "start")
-                           .add("name", fmt::format("{}.{}", info.test_suite_name(), info.name()))
+                           .add("name", name)
                            .add("section", section_of(info.test_suite_name())));
+  // From here until the test ends, a fatal signal writes this test's "crashed" line.
+  auto& log = results_log();
+  set_crash_record_test(
+      name, log.enabled() ? crash_prefix(name, section_of(info.test_suite_name()), log.device(), log.binary()) : "");
 }
 
 void ResultsListener::OnTestPartResult(const ::testing::TestPartResult& r) {
@@ -162,6 +194,7 @@ void ResultsListener::OnTestPartResult(const ::testing::TestPartResult& r) {
 }
 
 void ResultsListener::OnTestEnd(const ::testing::TestInfo& info) {
+  set_crash_record_test("", "");  // a crash from here on belongs to no test
   const auto* result = info.result();
   const char* status = result->Skipped() ? "skipped" : (result->Failed() ? "failed" : "passed");
   auto& log = results_log();

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <string>
 
+#include "torchstress/crash_record.h"
 #include "torchstress/device.h"
 #include "torchstress/exit_codes.h"
 #include "torchstress/isolated_rounds.h"
@@ -89,6 +90,8 @@ int main(int argc, char** argv) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   torchstress::set_self_executable(torchstress::absolute_path(argv[0]));
   torchstress::set_in_death_test_child(child);
+  // A fatal signal in any test, in this process or a round's child, is recorded before it ends it.
+  torchstress::install_crash_handler();
   torchstress::init_logging();
 
   try {

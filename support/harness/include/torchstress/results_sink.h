@@ -21,6 +21,13 @@ class ResultsSink {
   virtual void append(JsonLine /*line*/) {}
   // The watchdog's record of a stuck thread in `test` (a typed "stall" error), written before exit.
   virtual void append_stall(const std::string& /*test*/, const ErrorRecord& /*stall*/) {}
+  // The same with every worker's state (`workers_json`: a JSON array of {thread, op, iteration,
+  // input, finished, ops_done, ...}, as a crash record has it); a sink that keeps no such state
+  // writes the stall alone.
+  virtual void append_stall_with_workers(const std::string& test, const ErrorRecord& stall,
+                                         const std::string& /*workers_json*/) {
+    append_stall(test, stall);
+  }
   // A named figure of the current test.
   virtual void record(const std::string& /*key*/, const std::string& /*value*/) {}
   virtual void record(const std::string& /*key*/, double /*value*/) {}

@@ -21,17 +21,23 @@ namespace torchstress {
 class ResultsLog : public ResultsSink {
  public:
   // Opens <dir>/results-<binary>-<pid>.jsonl; `device` (the device under test) goes into test and
-  // stall lines. Never opened (no file) in death-test children.
+  // stall lines. Never opened (no file) in death-test children. The open file is also where the
+  // crash handler (crash_record.h) writes a test's "crashed" line; the listener below keeps its
+  // preformatted prefix current as tests start and end.
   void open(const std::string& dir, const std::string& binary, const std::string& device);
   void disable() { enabled_ = false; }
   bool enabled() const { return enabled_; }
   const std::string& path() const { return path_; }
   const std::string& device() const { return device_; }
+  const std::string& binary() const { return binary_; }
 
   // Appends one line; common fields (binary, time) are added here.
   void append(JsonLine line) override;
-  // The watchdog's record of a stuck thread: a "test" line with status "stalled".
+  // The watchdog's record of a stuck thread: a "test" line with status "stalled" (with every
+  // worker's op, iteration and input in "workers", as a crash record has them).
   void append_stall(const std::string& test, const ErrorRecord& stall) override;
+  void append_stall_with_workers(const std::string& test, const ErrorRecord& stall,
+                                 const std::string& workers_json) override;
 
   // Test-facing: a named figure for the current test (also a gtest property, so it appears in
   // gtest's XML/JSON output). Collected into the test's record when it ends.
@@ -72,7 +78,8 @@ std::shared_ptr<ResultsSink> shared_results_log();
 inline void record(const std::string& key, const std::string& value) { results_log().record(key, value); }
 inline void record(const std::string& key, double value) { results_log().record(key, value); }
 
-// Writes a "test" line when each test ends (status, duration, properties, failure texts).
+// Writes a "test" line when each test ends (status, duration, properties, failure texts); while a
+// test runs, a fatal signal writes its "crashed" line instead (crash_record.h).
 class ResultsListener : public ::testing::EmptyTestEventListener {
  public:
   void OnTestStart(const ::testing::TestInfo& info) override;
