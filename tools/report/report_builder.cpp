@@ -266,7 +266,6 @@ Json build_sections(const RunData& run) {
   sections["batching"] = detail::bench_section(run, "batching");
   sections["isolated_rounds"] = detail::isolation_section(run);
   sections["sweep"] = detail::sweep_section(run);
-  sections["known_bugs"] = detail::known_bugs_section(run);
   return sections;
 }
 
@@ -519,12 +518,12 @@ void failure_findings(const RunData& run, const Json& r, Json& findings) {
   for (const auto& rr : run.rounds) {
     if (!rr.crash_signature.empty()) sigs.insert(rr.crash_signature);
   }
-  if (sigs.empty()) findings.emplace_back("No known upstream crash signature matched.");
   for (const auto& c : elems(r, "controls")) {
     if (str(c, "verdict") != "missed") continue;
     findings.emplace_back(fmt::format("CONTROL MISSED {}: {}; saw {}{}", str(c, "name"), str(c, "text"),
                                       str(c, "observed"), str(c, "detail").empty() ? "" : " (" + str(c, "detail") + ")"));
   }
+  if (sigs.empty()) findings.emplace_back("No known upstream crash signature matched.");
   for (const auto& s : sigs) findings.emplace_back("Crash signature " + s + ".");
 }
 
@@ -575,7 +574,6 @@ std::string incomplete_text(const RunData& run, const Json& s) {
       names, num(s, "passed"));
 }
 
-std::string verdict_text(const RunData& run, const Json& s) {
 // "; controls: 6 of 6 caught their expected kind" (or which missed).
 std::string controls_text(const Json& r) {
   const Json& s = at(r, "summary");
@@ -593,6 +591,7 @@ std::string controls_text(const Json& r) {
   return text + ".";
 }
 
+std::string verdict_text(const RunData& run, const Json& s) {
   if (str(s, "verdict") == "PASS") {
     return fmt::format("All {} tests that ran passed ({} skipped).", num(s, "tests") - num(s, "skipped"),
                        num(s, "skipped"));

@@ -431,49 +431,6 @@ void md_sweep(std::string& md, const Json& r) {
   if (header) md += "\n";
 }
 
-// ---- known upstream bugs: caught where the LibTorch has them, passed elsewhere --------------------
-
-std::string known_bug_verdict_cell(const Json& e) {
-  const std::string v = str(e, "verdict");
-  const bool control = str(e, "role") == "control";
-  if (v == "caught") return "caught, as expected (" + str(e, "symptom") + ")";
-  if (v == "passed") return control ? "passed (control)" : "passed (not affected)";
-  if (v == "skipped") return "skipped";
-  if (v == "missed") return "**NOT CAUGHT** on an affected version";
-  if (v == "unexpected") return control ? "**control flagged** (" + str(e, "symptom") + ")"
-                                        : "**caught on a version declared fixed** (" + str(e, "symptom") + ")";
-  return "**repro broken**";
-}
-
-void md_known_bugs(std::string& md, const Json& r) {
-  const auto& bugs = elems(r, "sections", "known_bugs");
-  if (bugs.empty()) return;  // no known-bug tests ran (CTest label knownbug)
-  std::map<std::string, int> counts;
-  std::vector<std::string> versions;
-  for (const auto& e : bugs) {
-    ++counts[str(e, "verdict")];
-    if (std::find(versions.begin(), versions.end(), str(e, "libtorch")) == versions.end())
-      versions.push_back(str(e, "libtorch"));
-  }
-  std::string tally;
-  for (const auto& [v, n] : counts) tally += fmt::format("{}{} {}", tally.empty() ? "" : ", ", n, v);
-  std::string libtorch;
-  for (const auto& v : versions) libtorch += (libtorch.empty() ? "" : " / ") + v;
-  md += "## Known upstream bugs\n";
-  md += fmt::format(
-      "Real upstream bugs that must be caught on the LibTorch versions that have them and pass elsewhere, each with "
-      "a negative control (tests/known_bugs). This LibTorch: {}. {} tests: {}.\n\n",
-      libtorch, bugs.size(), tally);
-  md += "| Test | Upstream | Affected | This LibTorch | Verdict | What the repro saw |\n";
-  md += "|------|----------|----------|---------------|---------|--------------------|\n";
-  for (const auto& e : bugs) {
-    const std::string here = str(e, "libtorch") + (str(e, "affected_here") == "yes" ? " (affected)" : "");
-    md += fmt::format("| {} | {} | {} | {} | {} | {} |\n", str(e, "name"), cell(str(e, "upstream")),
-                      cell(str(e, "affected")), here, known_bug_verdict_cell(e), cell(str(e, "detail")));
-  }
-  md += "\n";
-}
-
 // Detection power (tools/detection), the same table docs/detection.md prints; only where the
 // results held detection lines. The cells were checked when read, so none is refused here.
 void md_detection(std::string& md, const Json& r) {
@@ -586,49 +543,6 @@ void md_failures(std::string& md, const Json& r) {
                       cell(str(t, "kinds").empty() ? st : str(t, "kinds")), str(t, "runs_text"),
                       cell(str(t, "first_message")), cell(str(t, "repro")), str(t, "anchor"));
   }
-  if (!any) md += "| none | | | | | |\n";
-  md += "\n";
-}
-
-// Tests that ran more than once (--gtest_repeat, ctest --repeat, several runs in one folder).
-void md_repeats(std::string& md, const Json& r) {
-  std::string rows;
-  for (const auto& t : elems(r, "tests")) {
-    const Json& bound = at(t, "failure_rate_upper_bound_95");
-    if (num(t, "runs") <= 1 || !bound.is_number()) continue;  // one run, or only skips: nothing to bound
-    rows += fmt::format("| {} | {} | {} | {} |\n", str(t, "name"), status_word(str(t, "status")), str(t, "runs_text"),
-                        fmt::format("below {} at 95% confidence", pct(num(bound))));
-  }
-  if (rows.empty()) return;
-  md +=
-      "### Repeated tests\nEvery repeat counts: one failing repeat fails the test.\n\n"
-      "| Test | Result | Runs | Per-run failure rate |\n|------|--------|------|----------------------|\n" +
-      rows + "\n";
-}
-
-void md_summary(std::string& md, const Json& r) {
-  const Json& s = at(r, "summary");
-  md += "## Summary\n\n";
-  md += fmt::format("**{}**: {}\n\n", str(s, "verdict"), str(s, "text"));
-  md +=
-      "| Tests | Passed | Failed | Stalled | Incomplete | Skipped "
-      "|\n|-------|--------|--------|---------|------------|---------|\n";
-  md += fmt::format("| {} | {} | {} | {} | {} | {} |\n\n", num(s, "tests"), num(s, "passed"), num(s, "failed"),
-                    num(s, "stalled"), num(s, "incomplete"), num(s, "skipped"));
-  md_repeats(md, r);
-}
-
-void md_blockers(std::string& md, const Json& r) {
-  md += "\n## Blockers / What Did Not Run\n\n";
-  if (at(r, "blockers").size() == 0) md += "None: every section ran.\n";
-  for (const auto& b : elems(r, "blockers")) {
-    if (str(b, "kind") == "skipped") {
-      // One line per reason: "(3 tests) this LibTorch was built without CUDA: A, B, C".
-      const long n = static_cast<long>(num_or(at(b, "count"), 1));
-      md += fmt::format("- **skipped** ({} test{}) {}{}\n", n, n == 1 ? "" : "s", str(b, "reason"),
-                        flag_or(at(b, "listed"), true) ? ": " + str(b, "name") : " (names in report.json)");
-      continue;
-    }
   // A control that no longer catches what it must is a failure of the run: the checks are blind.
   for (const auto& c : elems(r, "controls")) {
     if (str(c, "verdict") != "missed") continue;
@@ -637,8 +551,8 @@ void md_blockers(std::string& md, const Json& r) {
                       str(c, "name"), str(c, "expected"), cell(str(c, "observed")), str(c, "text"),
                       cell(str(c, "detail")), cell(str(c, "repro")));
   }
-    md += fmt::format("- **{}** {}: {}\n", str(b, "kind"), str(b, "name"), str(b, "reason"));
-  }
+  if (!any) md += "| none | | | | | |\n";
+  md += "\n";
 }
 
 // Tests that must see a failure: each names the one kind it must see; "caught k of n".
@@ -686,6 +600,50 @@ void md_ctest(std::string& md, const Json& r) {
   md += "\n";
 }
 
+// Tests that ran more than once (--gtest_repeat, ctest --repeat, several runs in one folder).
+void md_repeats(std::string& md, const Json& r) {
+  std::string rows;
+  for (const auto& t : elems(r, "tests")) {
+    const Json& bound = at(t, "failure_rate_upper_bound_95");
+    if (num(t, "runs") <= 1 || !bound.is_number()) continue;  // one run, or only skips: nothing to bound
+    rows += fmt::format("| {} | {} | {} | {} |\n", str(t, "name"), status_word(str(t, "status")), str(t, "runs_text"),
+                        fmt::format("below {} at 95% confidence", pct(num(bound))));
+  }
+  if (rows.empty()) return;
+  md +=
+      "### Repeated tests\nEvery repeat counts: one failing repeat fails the test.\n\n"
+      "| Test | Result | Runs | Per-run failure rate |\n|------|--------|------|----------------------|\n" +
+      rows + "\n";
+}
+
+void md_summary(std::string& md, const Json& r) {
+  const Json& s = at(r, "summary");
+  md += "## Summary\n\n";
+  md += fmt::format("**{}**: {}\n\n", str(s, "verdict"), str(s, "text"));
+  md +=
+      "| Tests | Passed | Failed | Stalled | Incomplete | Skipped "
+      "|\n|-------|--------|--------|---------|------------|---------|\n";
+  md += fmt::format("| {} | {} | {} | {} | {} | {} |\n\n", num(s, "tests"), num(s, "passed"), num(s, "failed"),
+                    num(s, "stalled"), num(s, "incomplete"), num(s, "skipped"));
+  md_ctest(md, r);
+  md_repeats(md, r);
+}
+
+void md_blockers(std::string& md, const Json& r) {
+  md += "\n## Blockers / What Did Not Run\n\n";
+  if (at(r, "blockers").size() == 0) md += "None: every section ran.\n";
+  for (const auto& b : elems(r, "blockers")) {
+    if (str(b, "kind") == "skipped") {
+      // One line per reason: "(3 tests) this LibTorch was built without CUDA: A, B, C".
+      const long n = static_cast<long>(num_or(at(b, "count"), 1));
+      md += fmt::format("- **skipped** ({} test{}) {}{}\n", n, n == 1 ? "" : "s", str(b, "reason"),
+                        flag_or(at(b, "listed"), true) ? ": " + str(b, "name") : " (names in report.json)");
+      continue;
+    }
+    md += fmt::format("- **{}** {}: {}\n", str(b, "kind"), str(b, "name"), str(b, "reason"));
+  }
+}
+
 }  // namespace
 
 std::string render_markdown(const Json& r) {
@@ -693,6 +651,7 @@ std::string render_markdown(const Json& r) {
   md_header(md, r);
   md_failures(md, r);
   md_summary(md, r);
+  md_controls(md, r);
   md_changes(md, r);
 
   md += "## Test Results\n\n";
@@ -707,12 +666,10 @@ std::string render_markdown(const Json& r) {
   md_regression(md, r);
   md_detection(md, r);
 
-  md_known_bugs(md, r);
   md += "## Findings\n\n";
   int i = 0;
   for (const auto& f : elems(r, "findings")) md += fmt::format("{}. {}\n", ++i, str(f));
   md_blockers(md, r);
-  md_ctest(md, r);
   return md;
 }
 
@@ -738,7 +695,6 @@ std::string esc(const std::string& s) {
       out += "&gt;";
     else if (c == '&')
       out += "&amp;";
-  md_controls(md, r);
     else if (c == '"')
       out += "&quot;";
     else

@@ -88,8 +88,7 @@ Json isolation_entry(const RunData& run, const TestRecord& t) {
 }
 
 bool is_battery_section(const std::string& s) {
-  return s == "parallel" || s == "soak" || s == "stress" || s == "isolation" || s == "bench" || s == "sweep" ||
-         s == "known_bugs";
+  return s == "parallel" || s == "soak" || s == "stress" || s == "isolation" || s == "bench" || s == "sweep";
 }
 
 // "Op/Sweep.Threaded/add_Tensor_int64_strided" -> mode "threaded", case "add_Tensor_int64_strided".
@@ -207,7 +206,6 @@ Json sweep_section(const RunData& run) {
   return cases;
 }
 
-Json detection_section(const RunData& run) {
 // ---- controls ---------------------------------------------------------------------------------
 
 namespace {
@@ -309,6 +307,7 @@ Json known_bugs_section(const RunData& run) {
   return out;
 }
 
+Json detection_section(const RunData& run) {
   Json cells = Json::array();
   for (const auto& c : run.detection) cells.push_back(torchstress::to_json(c));
   return cells;

@@ -234,8 +234,6 @@ TestResult parse_test(const Json& l, const std::string& file) {
   t.backtraces = strings_of(at(l, "backtraces"));
   if (at(l, "errors").is_array()) t.errors = at(l, "errors");
   if (at(l, "error_counts").is_object()) t.error_counts = at(l, "error_counts");
-  if (at(l, "workers").is_array()) t.workers = at(l, "workers");  // a crash or stall record's
-  t.signal = str(l, "signal");
   return t;
 }
 
@@ -244,9 +242,9 @@ struct RawResult {
   std::string name, binary;
   TestResult result;
   std::vector<RoundRecord> rounds;
+  std::string gtest_name, control;  // set from the process's TORCHSTRESS_CTEST_NAME and TORCHSTRESS_CONTROL
 };
 
-  std::string gtest_name, control;  // set from the process's TORCHSTRESS_CTEST_NAME and TORCHSTRESS_CONTROL
 // A file is one process: its starts are matched with its results in order (a test repeated with
 // --gtest_repeat starts and ends once per repeat); starts left open ended midway.
 class FileScanner {
@@ -273,10 +271,10 @@ class FileScanner {
     run_.last_time = std::max(run_.last_time, time);
     if (type == "process") {
       run_.processes.push_back(parse_process(l, f_.path));
-    } else if (type == "start") {
-      open_.push_back({str(l, "name"), str(l, "binary"), str(l, "section"), time});
       ctest_name_ = str(l, "knobs", "TORCHSTRESS_CTEST_NAME");
       control_ = str(l, "knobs", "TORCHSTRESS_CONTROL");
+    } else if (type == "start") {
+      open_.push_back({str(l, "name"), str(l, "binary"), str(l, "section"), time});
     } else if (type == "round") {
       rounds_[str(l, "test")].push_back(parse_round(l, f_.path));
     } else if (type == "bench") {
@@ -294,9 +292,9 @@ class FileScanner {
     const std::string name = str(l, "name");
     RawResult raw{name, str(l, "binary"), parse_test(l, f_.path), take(rounds_, name), {}, {}};
     raw.result.bench = take(bench_, name);
+    mark(raw);
     for (auto it = open_.begin(); it != open_.end(); ++it) {
       if (it->name == name) {
-    mark(raw);
         open_.erase(it);
         break;
       }
@@ -315,12 +313,10 @@ class FileScanner {
     raw.result.properties = Json::object();
     raw.result.failures.push_back(why);
     bench_.erase(o.name);
+    mark(raw);
     return raw;
   }
-    mark(raw);
 
-  template <typename T>
-  static std::vector<T> take(std::map<std::string, std::vector<T>>& m, const std::string& key) {
   // A result of a process run under a CTest test named otherwise is counted under that name; a
   // control's is marked with the kind it must see.
   void mark(RawResult& raw) const {
@@ -329,6 +325,8 @@ class FileScanner {
     if (!ctest_name_.empty()) raw.name = ctest_name_;
   }
 
+  template <typename T>
+  static std::vector<T> take(std::map<std::string, std::vector<T>>& m, const std::string& key) {
     auto it = m.find(key);
     if (it == m.end()) return {};
     std::vector<T> v = std::move(it->second);
@@ -340,9 +338,9 @@ class FileScanner {
   RunData& run_;
   std::vector<RawResult>& out_;
   std::vector<Open> open_;
+  std::string ctest_name_, control_;  // of this file's process line
   std::map<std::string, std::vector<RoundRecord>> rounds_;
   std::map<std::string, std::vector<Json>> bench_;
-  std::string ctest_name_, control_;  // of this file's process line
 };
 
 // Any failing repeat fails the test; a hang or a missing result outranks a pass; skips count only
@@ -389,9 +387,9 @@ void summarize_repeats(TestRecord& t, RunData& run) {
     if (r.status == "passed" || r.status == "skipped") continue;
     t.failures.insert(t.failures.end(), r.failures.begin(), r.failures.end());
     t.backtraces.insert(t.backtraces.end(), r.backtraces.begin(), r.backtraces.end());
+    if (!t.control.empty()) continue;  // a control's hang or crash is its catch, not a hole in the run
     if (r.status == "stalled") {
       run.incomplete.push_back(
-    if (!t.control.empty()) continue;  // a control's hang or crash is its catch, not a hole in the run
           {t.name, t.binary, r.file,
            "stalled: " + (r.failures.empty() ? std::string("watchdog fired") : r.failures.front())});
     } else if (r.status == "incomplete") {
@@ -411,10 +409,10 @@ void aggregate(std::vector<RawResult> raws, RunData& run) {
     if (fresh) {
       TestRecord t;
       t.name = raw.name;
-      t.suite = suite_of(raw.name);
-      t.binary = raw.binary;
       t.gtest_name = raw.gtest_name;
       t.control = raw.control;
+      t.suite = suite_of(raw.name);
+      t.binary = raw.binary;
       t.section = "other";
       t.time = raw.result.time;
       run.tests.push_back(std::move(t));

@@ -69,26 +69,22 @@ struct TestResult {
   // Typed worker errors: {kind, thread, iteration, op, device, message, max_abs_diff}.
   Json errors = Json::array();
   Json error_counts = Json::object();  // kind -> count (over every worker error, not only those listed)
-  // A crash or stall record's state of every worker when it happened: [{thread, op, iteration,
-  // input, finished, ops_done, seconds_since_progress}]; and a crash's signal ("SIGSEGV").
-  Json workers = Json::array();
-  std::string signal;
 };
 
 struct TestRecord {
-  std::string name, suite, binary;
-  std::string section;  // declared by the test (the first repeat that names one), else "other"
-  // From all repeats: failed if any repeat failed (or wrote an unknown status), else stalled if any
-  // stalled, else incomplete if any ended midway, else passed if any passed, else skipped.
   // The gtest name, or the CTest test's (TORCHSTRESS_CTEST_NAME) when its process ran under one that
   // is not named after its gtest case (add_test with --gtest_filter: several CTest tests, one case).
-  std::string status;
+  std::string name, suite, binary;
   std::string gtest_name;  // the gtest case that ran
   // A control (a test that must see a failure): the one kind it must see ("wrong value",
   // "exception", "crash", "hang"), from its process's TORCHSTRESS_CONTROL or the test's own
   // "control_expected" property; "" for a test. Controls are kept apart from the tests.
   std::string control;
   bool control_self_judged = false;  // the test's own verdict says whether it caught (detection tests)
+  std::string section;  // declared by the test (the first repeat that names one), else "other"
+  // From all repeats: failed if any repeat failed (or wrote an unknown status), else stalled if any
+  // stalled, else incomplete if any ended midway, else passed if any passed, else skipped.
+  std::string status;
   // From the representative repeat (the last passing one, else the last that ran, else the last).
   std::string device, skip_reason, file;
   double duration_s = 0.0;
