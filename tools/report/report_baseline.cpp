@@ -103,6 +103,26 @@ void compare_controls(const Json& report, const Json& base, Changes& c) {
   }
 }
 
+// A known upstream bug caught on a LibTorch it affects is expected (a note); one that is not caught
+// there, caught where it was declared fixed, a control that flags, or a broken repro is a
+// regression whatever the baseline says.
+void compare_known_bugs(const Json& report, Changes& c) {
+  for (const auto& e : elems(report, "sections", "known_bugs")) {
+    const std::string v = str(e, "verdict"), name = str(e, "name");
+    const std::string where = fmt::format("{} on LibTorch {} (affected: {})", str(e, "upstream"), str(e, "libtorch"),
+                                          str(e, "affected"));
+    if (v == "caught")
+      c.notes.emplace_back(fmt::format("known bug {}: caught as expected ({}): {}", name, str(e, "symptom"), where));
+    else if (v == "missed")
+      c.regressions.emplace_back(fmt::format("known bug {}: NOT caught on an affected version: {}; the repro saw: {}",
+                                             name, where, str(e, "detail")));
+    else if (v == "unexpected" || v == "broken")
+      c.regressions.emplace_back(fmt::format("known bug {}: {}: {}; {}", name,
+                                             v == "broken" ? "repro broken" : "caught where not expected", where,
+                                             str(e, "detail")));
+  }
+}
+
 void compare_pass_rates(const Json& report, const Json& base, Changes& c) {
   std::map<std::string, const Json*> old_rates;
   for (const auto& p : elems(base, "pass_rates")) old_rates[str(p, "key")] = &p;
@@ -169,6 +189,7 @@ int compare_with_baseline(Json& report, const Json& base, const std::string& bas
   Changes c;
   compare_tests(report, base, c);
   compare_controls(report, base, c);
+  compare_known_bugs(report, c);
   compare_pass_rates(report, base, c);
   compare_metrics(report, base, c);
   Json changes = Json::object();

@@ -266,6 +266,7 @@ Json build_sections(const RunData& run) {
   sections["batching"] = detail::bench_section(run, "batching");
   sections["isolated_rounds"] = detail::isolation_section(run);
   sections["sweep"] = detail::sweep_section(run);
+  sections["known_bugs"] = detail::known_bugs_section(run);
   return sections;
 }
 

@@ -97,10 +97,18 @@ Json round_entry(const Origin& o, const RoundRecord& r) {
   return e;
 }
 
+// A crash or stall entry carries every worker's state from its record (details.md lists them).
+Json with_workers(Json e, const Origin& o) {
+  const std::string kind = str(e, "classification");
+  if ((kind == "crash" || kind == "stall") && !o.result.workers.empty()) e["workers"] = o.result.workers;
+  if (kind == "crash" && !o.result.signal.empty()) e["signal"] = o.result.signal;
+  return e;
+}
+
 // A repeat that did not pass: one entry per typed worker error; without any, one per failure text
 // (a gtest assertion, or the watchdog's words for a stall).
 void classify_errors(const Origin& o, std::vector<Json>& out) {
-  for (const auto& err : elems(o.result.errors)) out.push_back(failure_entry(o, what_of_error(err)));
+  for (const auto& err : elems(o.result.errors)) out.push_back(with_workers(failure_entry(o, what_of_error(err)), o));
   if (!o.result.errors.empty()) return;
   const std::string fallback = o.result.status == "stalled" ? "stall" : "assertion";
   for (const auto& f : o.result.failures) out.push_back(failure_entry(o, plain(fallback, f)));
@@ -187,6 +195,10 @@ std::string error_text(const Json& err) {
   const std::string where = op.empty()       ? ""
                             : device.empty() ? " (op " + op + ")"
                                              : " (op " + op + " on " + device + ")";
+  if (kind == "crash") {  // the handler's words: "SIGSEGV in thread 3 at iteration 5 in relu (input 1); ..."
+    return message.empty() ? "crash" : message;
+  }
+  if (kind == "stall" && message.rfind("thread ", 0) == 0) return message;  // the watchdog's whole sentence
   if (kind == "stall") {
     return fmt::format("thread {} stuck at iteration {}{}{}", num(err, "thread"), num(err, "iteration"),
                        op.empty() ? "" : " in " + op,

@@ -431,6 +431,49 @@ void md_sweep(std::string& md, const Json& r) {
   if (header) md += "\n";
 }
 
+// ---- known upstream bugs: caught where the LibTorch has them, passed elsewhere --------------------
+
+std::string known_bug_verdict_cell(const Json& e) {
+  const std::string v = str(e, "verdict");
+  const bool control = str(e, "role") == "control";
+  if (v == "caught") return "caught, as expected (" + str(e, "symptom") + ")";
+  if (v == "passed") return control ? "passed (control)" : "passed (not affected)";
+  if (v == "skipped") return "skipped";
+  if (v == "missed") return "**NOT CAUGHT** on an affected version";
+  if (v == "unexpected") return control ? "**control flagged** (" + str(e, "symptom") + ")"
+                                        : "**caught on a version declared fixed** (" + str(e, "symptom") + ")";
+  return "**repro broken**";
+}
+
+void md_known_bugs(std::string& md, const Json& r) {
+  const auto& bugs = elems(r, "sections", "known_bugs");
+  if (bugs.empty()) return;  // no known-bug tests ran (CTest label knownbug)
+  std::map<std::string, int> counts;
+  std::vector<std::string> versions;
+  for (const auto& e : bugs) {
+    ++counts[str(e, "verdict")];
+    if (std::find(versions.begin(), versions.end(), str(e, "libtorch")) == versions.end())
+      versions.push_back(str(e, "libtorch"));
+  }
+  std::string tally;
+  for (const auto& [v, n] : counts) tally += fmt::format("{}{} {}", tally.empty() ? "" : ", ", n, v);
+  std::string libtorch;
+  for (const auto& v : versions) libtorch += (libtorch.empty() ? "" : " / ") + v;
+  md += "## Known upstream bugs\n";
+  md += fmt::format(
+      "Real upstream bugs that must be caught on the LibTorch versions that have them and pass elsewhere, each with "
+      "a negative control (tests/known_bugs). This LibTorch: {}. {} tests: {}.\n\n",
+      libtorch, bugs.size(), tally);
+  md += "| Test | Upstream | Affected | This LibTorch | Verdict | What the repro saw |\n";
+  md += "|------|----------|----------|---------------|---------|--------------------|\n";
+  for (const auto& e : bugs) {
+    const std::string here = str(e, "libtorch") + (str(e, "affected_here") == "yes" ? " (affected)" : "");
+    md += fmt::format("| {} | {} | {} | {} | {} | {} |\n", str(e, "name"), cell(str(e, "upstream")),
+                      cell(str(e, "affected")), here, known_bug_verdict_cell(e), cell(str(e, "detail")));
+  }
+  md += "\n";
+}
+
 // Detection power (tools/detection), the same table docs/detection.md prints; only where the
 // results held detection lines. The cells were checked when read, so none is refused here.
 void md_detection(std::string& md, const Json& r) {
@@ -664,6 +707,7 @@ std::string render_markdown(const Json& r) {
   md_isolated(md, r);
   md_sweep(md, r);
   md_regression(md, r);
+  md_known_bugs(md, r);
   md_detection(md, r);
 
   md += "## Findings\n\n";

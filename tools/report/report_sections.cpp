@@ -88,7 +88,8 @@ Json isolation_entry(const RunData& run, const TestRecord& t) {
 }
 
 bool is_battery_section(const std::string& s) {
-  return s == "parallel" || s == "soak" || s == "stress" || s == "isolation" || s == "bench" || s == "sweep";
+  return s == "parallel" || s == "soak" || s == "stress" || s == "isolation" || s == "bench" || s == "sweep" ||
+         s == "known_bugs";
 }
 
 // "Op/Sweep.Threaded/add_Tensor_int64_strided" -> mode "threaded", case "add_Tensor_int64_strided".

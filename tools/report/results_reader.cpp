@@ -234,6 +234,8 @@ TestResult parse_test(const Json& l, const std::string& file) {
   t.backtraces = strings_of(at(l, "backtraces"));
   if (at(l, "errors").is_array()) t.errors = at(l, "errors");
   if (at(l, "error_counts").is_object()) t.error_counts = at(l, "error_counts");
+  if (at(l, "workers").is_array()) t.workers = at(l, "workers");  // a crash or stall record's
+  t.signal = str(l, "signal");
   return t;
 }
 

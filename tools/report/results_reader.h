@@ -69,6 +69,10 @@ struct TestResult {
   // Typed worker errors: {kind, thread, iteration, op, device, message, max_abs_diff}.
   Json errors = Json::array();
   Json error_counts = Json::object();  // kind -> count (over every worker error, not only those listed)
+  // A crash or stall record's state of every worker when it happened: [{thread, op, iteration,
+  // input, finished, ops_done, seconds_since_progress}]; and a crash's signal ("SIGSEGV").
+  Json workers = Json::array();
+  std::string signal;
 };
 
 struct TestRecord {

@@ -656,6 +656,56 @@ TEST(BenchmarksJson, PerRepetitionRatesGiveIterationEntriesAndMeanStddevAggregat
 }
 
 }  // namespace
+
+// ---- known upstream bugs (tests/known_bugs): caught where affected, passed elsewhere ------------
+
+TEST(KnownBugs, SectionListsEachBugWithItsRangeThisLibTorchAndCaughtPassedOrSkipped) {
+  ToolRun r = run_tool("known-bugs");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  const std::string md = read_text(r.dir / "report.md");
+  const std::string kb = md_section(md, "\n## Known upstream bugs\n");
+  ASSERT_FALSE(kb.empty()) << md;
+  for (const char* text :
+       {"This LibTorch: 2.4.1. 5 tests: 3 caught, 1 passed, 1 skipped.",
+        "| AutocastTls.LaunchedTaskSeesTheCallersCpuAutocastDtype | pytorch/pytorch#125186, #132715 (fix: PR #133938) | "
+        "<= 2.4.1 (fixed in 2.5.0) | 2.4.1 (affected) | caught, as expected (wrong dtype) |",
+        "| AutocastTls.CallingThreadSeesItsOwnCpuAutocastDtype |", "| 2.4.1 | passed (control) |",
+        "| CudaAutocast.BackwardOfIndexPutUnderBf16AutocastRuns |", "| skipped | this LibTorch was built without CUDA |",
+        "| caught, as expected (crash: SIGSEGV) | the child process died of SIGSEGV |",
+        "| caught, as expected (hang) |"}) {
+    EXPECT_NE(kb.find(text), std::string::npos) << "missing: " << text << "\n" << kb;
+  }
+  EXPECT_NE(md.find("All 4 tests that ran passed (1 skipped)."), std::string::npos) << "a caught known bug passes";
+  EXPECT_EQ(md_section(md, "\n## Regression and Other Tests\n").find("AutocastTls."), std::string::npos);
+  const Json j = Json::parse(read_text(r.dir / "report.json"));
+  const auto& bugs = elems(j, "sections", "known_bugs");
+  ASSERT_EQ(bugs.size(), 5u);
+  EXPECT_EQ(str(bugs[0], "verdict"), "caught");
+  EXPECT_EQ(str(bugs[0], "affected_here"), "yes");
+  EXPECT_EQ(str(bugs[1], "role"), "control");
+}
+
+TEST(KnownBugs, GateCountsACaughtBugAsExpectedAndOneNoLongerCaughtOnAnAffectedVersionAsARegression) {
+  ToolRun base = run_tool("known-bugs", "", fs::path(out_dir().string() + "-base"));
+  ASSERT_EQ(base.exit_code, 0) << base.out;
+  // Against itself: every bug caught as before; caught is expected, a note, never a regression.
+  ToolRun same = run_tool("known-bugs", (base.dir / "report.json").string(), fs::path(out_dir().string() + "-same"));
+  EXPECT_EQ(same.exit_code, 0) << same.out;
+  EXPECT_NE(read_text(same.dir / "report.md").find("known bug AutocastTls.LaunchedTaskSeesTheCallersCpuAutocastDtype: "
+                                                   "caught as expected (wrong dtype)"),
+            std::string::npos);
+  // The same LibTorch, the autocast bug no longer caught: a regression naming the bug and the version.
+  ToolRun lost = run_tool("known-bugs-missed", (base.dir / "report.json").string(), fs::path(out_dir().string() + "-lost"));
+  EXPECT_EQ(lost.exit_code, 1) << lost.out;
+  const std::string md = read_text(lost.dir / "report.md");
+  EXPECT_NE(md.find("REGRESSION known bug AutocastTls.LaunchedTaskSeesTheCallersCpuAutocastDtype: NOT caught on an "
+                    "affected version: pytorch/pytorch#125186, #132715 (fix: PR #133938) on LibTorch 2.4.1 "
+                    "(affected: <= 2.4.1 (fixed in 2.5.0))"),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md_section(md, "\n## Known upstream bugs\n").find("**NOT CAUGHT** on an affected version"), std::string::npos);
+}
+
 // ---- controls and what CTest ran (testdata/controls, testdata/controls-missed) -------------------
 
 namespace controls {
