@@ -7,8 +7,9 @@
 #   libtorch-dev, 1.13.1 on Debian 12, from ctest/bootstrap.sh --libtorch debian).
 #   --tier regression (default): builds torchstress_regression + torchstress_known_bugs, runs
 #   `ctest -L regression` (both carry it); knownbug: only torchstress_known_bugs, `ctest -L knownbug`.
-#   --no-doc: leave docs/versions.md alone (CI). Builds are -O0 (no CMAKE_BUILD_TYPE): a row costs
-#   its compile time, and nothing measured here is a speed.
+#   --no-doc: leave docs/versions.md alone (CI). Builds are -O0 (no CMAKE_BUILD_TYPE) with
+#   <ATen/ATen.h> precompiled per target: a row costs its compile time, and nothing measured here
+#   is a speed.
 #
 # How each wheel is used (why not plain `pip install torch==X`): the Linux wheels are CUDA builds
 # whose CUDA dependencies are gigabytes per version, and whose TorchConfig.cmake insists on the CUDA
@@ -144,10 +145,10 @@ abi0_prefix() {
     [ -d /usr/src/googletest ] || { echo "version-matrix.sh: a pre-C++11-ABI wheel needs GoogleTest's sources: apt-get install googletest" >&2; return 1; }
     log "building GoogleTest from /usr/src/googletest with -D_GLIBCXX_USE_CXX11_ABI=0 into $p"
     rm -rf "$p"
-    cmake -S /usr/src/googletest -B "$p/build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$p" \
-      -DCMAKE_CXX_FLAGS=-D_GLIBCXX_USE_CXX11_ABI=0 -DCMAKE_POSITION_INDEPENDENT_CODE=ON >&2
-    cmake --build "$p/build" -j "$jobs" >&2
-    cmake --install "$p/build" >&2
+    { cmake -S /usr/src/googletest -B "$p/build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$p" \
+        -DCMAKE_CXX_FLAGS=-D_GLIBCXX_USE_CXX11_ABI=0 -DCMAKE_POSITION_INDEPENDENT_CODE=ON &&
+      cmake --build "$p/build" -j "$jobs" && cmake --install "$p/build"; } >"$matrix/abi0-build.log" 2>&1 \
+      || { tail -20 "$matrix/abi0-build.log" >&2; return 1; }
     mkdir -p "$p/fmt-include" "$p/cmake/fmt" "$p/cmake/spdlog"
     ln -sfn /usr/include/fmt "$p/fmt-include/fmt"
     cat >"$p/cmake/fmt/fmt-config.cmake" <<'CMAKE'
@@ -197,7 +198,21 @@ run_version() {
     fi
     label="$v (PyPI wheel, CPU half)"
   fi
-  mkdir -p "$out"
+  mkdir -p "$out" "$build"
+  # Precompiled LibTorch headers for the targets built here: ATen/ATen.h is most of every
+  # translation unit's compile time. Applied from outside the project (a hook run when the top
+  # folder's CMakeLists.txt is done), so the project's own CMake is the one every build uses.
+  cat >"$build/matrix-pch.cmake" <<'CMAKE'
+cmake_language(DEFER DIRECTORY "${CMAKE_SOURCE_DIR}" CALL _ts_matrix_pch)
+function(_ts_matrix_pch)
+  foreach(t torchstress_harness torchstress_suite torchstress_test_main torchstress_regression torchstress_known_bugs)
+    if(TARGET ${t})
+      target_precompile_headers(${t} PRIVATE <ATen/ATen.h>)
+    endif()
+  endforeach()
+endfunction()
+CMAKE
+  args+=(-DCMAKE_PROJECT_INCLUDE="$build/matrix-pch.cmake")
   local t0=$SECONDS
   log "[$v] configure $build"
   cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE= -DTORCHSTRESS_TORCH_PYTHON= -DTORCHSTRESS_INSTALL=OFF \
