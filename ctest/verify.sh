@@ -104,4 +104,7 @@ if grep -q 'torchstress ci-driver: configure failed' "$out/driver.log"; then
   die_usage "${line:-configure failed; see $out/driver.log}"
 fi
 echo "verify: finished in $(( $(date +%s) - start )) s on device '$device'; report: $out/report.md"
+# The report's verdict, which counts every test CTest ran (tests, controls, and those that wrote no
+# results line), so its numbers and CTest's "all N test(s) passed" can be read side by side.
+[ -f "$out/report.md" ] && sed -n 's/^\*\*\(PASS\|FAIL\|INCOMPLETE\)\*\*: /verify: report: \1: /p' "$out/report.md" | head -1
 [ "$status" -eq 0 ] || exit 1

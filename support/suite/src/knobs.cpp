@@ -86,6 +86,13 @@ CheckCapture parse_check_capture(const std::string& variable, const std::string&
   reject(variable, text, "copy, keep");
 }
 
+std::string parse_control_kind(const std::string& variable, const std::string& text) {
+  for (const char* kind : {"", "wrong value", "exception", "crash", "hang"}) {
+    if (text == kind) return text;
+  }
+  reject(variable, text, "wrong value, exception, crash, hang (one kind), or empty: not a control");
+}
+
 SchedulePolicy parse_schedule_policy(const std::string& variable, const std::string& text) {
   if (text == "mixed") return SchedulePolicy::kMixed;
   if (text == "noise") return SchedulePolicy::kNoise;

@@ -4,6 +4,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -72,6 +73,47 @@ void open_results(const std::string& argv0) {
   ::testing::UnitTest::GetInstance()->listeners().Append(new torchstress::ResultsListener);
 }
 
+// GoogleTest's filter grammar: POSITIVE[-NEGATIVE], each a ':'-separated list of globs (* and ?).
+bool glob_matches(const char* pattern, const char* name) {
+  if (*pattern == '\0' || *pattern == ':') return *name == '\0';
+  if (*pattern == '*') return glob_matches(pattern + 1, name) || (*name != '\0' && glob_matches(pattern, name + 1));
+  if (*name == '\0' || (*pattern != '?' && *pattern != *name)) return false;
+  return glob_matches(pattern + 1, name + 1);
+}
+bool any_glob_matches(const std::string& globs, const std::string& name) {
+  for (size_t start = 0; start <= globs.size();) {
+    const size_t end = std::min(globs.find(':', start), globs.size());
+    if (glob_matches(globs.c_str() + start, name.c_str())) return true;
+    start = end + 1;
+  }
+  return false;
+}
+
+// A --gtest_filter (or GTEST_FILTER) that selects no test is a typo, not a pass: the one line
+// naming it, or "" when it selects at least one test (disabled ones only with
+// --gtest_also_run_disabled_tests, as gtest runs them).
+std::string empty_filter_problem(const std::string& binary) {
+  const std::string filter = GTEST_FLAG_GET(filter);
+  const auto dash = filter.find('-');
+  std::string positive = dash == std::string::npos ? filter : filter.substr(0, dash);
+  const std::string negative = dash == std::string::npos ? "" : filter.substr(dash + 1);
+  if (positive.empty()) positive = "*";
+  const auto& unit = *::testing::UnitTest::GetInstance();
+  int total = 0;
+  for (int i = 0; i < unit.total_test_suite_count(); ++i) {
+    const auto* suite = unit.GetTestSuite(i);
+    for (int j = 0; j < suite->total_test_count(); ++j) {
+      ++total;
+      const std::string name = std::string(suite->name()) + "." + suite->GetTestInfo(j)->name();
+      const bool disabled = name.rfind("DISABLED_", 0) == 0 || name.find(".DISABLED_") != std::string::npos;
+      if (disabled && !GTEST_FLAG_GET(also_run_disabled_tests)) continue;
+      if (any_glob_matches(positive, name) && !any_glob_matches(negative, name)) return "";
+    }
+  }
+  return "torchstress: --gtest_filter='" + filter + "' selects no test of " + binary + " (" + std::to_string(total) +
+         " tests); accepted: a filter that matches a name --gtest_list_tests prints";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -111,6 +153,10 @@ int main(int argc, char** argv) {
     return torchstress::kExitUsage;
   }
   if (listing || child) return RUN_ALL_TESTS();
+  if (const std::string problem = empty_filter_problem(binary_name(argv[0])); !problem.empty()) {
+    std::fprintf(stderr, "%s\n", problem.c_str());
+    return torchstress::kExitUsage;
+  }
   // A device asked for by name must exist: a run for CUDA never passes by skipping every CUDA test.
   if (const std::string problem = torchstress::requested_device_problem(); !problem.empty()) {
     std::fprintf(stderr, "%s\n", problem.c_str());

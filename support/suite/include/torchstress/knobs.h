@@ -39,6 +39,8 @@ StreamPolicy parse_stream_policy(const std::string& variable, const std::string&
 SyncPolicy parse_sync_policy(const std::string& variable, const std::string& text);
 CheckCapture parse_check_capture(const std::string& variable, const std::string& text);
 SchedulePolicy parse_schedule_policy(const std::string& variable, const std::string& text);
+// A control's expected failure kind: "" (not a control), wrong value, exception, crash, hang.
+std::string parse_control_kind(const std::string& variable, const std::string& text);
 std::vector<long> parse_count_list(const std::string& variable, const std::string& text);
 // "cuda,multigpu" -> {"cuda", "multigpu"}; empty text -> none. Accepted names: cuda, mps, multigpu.
 std::vector<std::string> parse_backend_list(const std::string& variable, const std::string& text);
@@ -61,6 +63,7 @@ enum class KnobKind {
   check_capture,
   schedule_policy,
   inject,
+  control_kind,
   text
 };
 template <KnobKind K>
@@ -84,6 +87,7 @@ TORCHSTRESS_KNOB_PARSER(sync_policy, SyncPolicy, &parse_sync_policy)
 TORCHSTRESS_KNOB_PARSER(check_capture, CheckCapture, &parse_check_capture)
 TORCHSTRESS_KNOB_PARSER(schedule_policy, SchedulePolicy, &parse_schedule_policy)
 TORCHSTRESS_KNOB_PARSER(inject, FaultSpec, &parse_fault_spec)
+TORCHSTRESS_KNOB_PARSER(control_kind, std::string, &parse_control_kind)
 TORCHSTRESS_KNOB_PARSER(text, std::string, &parse_text)
 #undef TORCHSTRESS_KNOB_PARSER
 
