@@ -237,7 +237,8 @@ std::string repro_command(const RunData& run, const TestRecord& t) {
   }
   std::string exe = p && !p->executable.empty() ? p->executable : t.binary;
   if (exe.empty()) exe = "<test binary>";
-  cmd += fmt::format("{} --gtest_filter={}", shell_quote(exe), shell_quote(t.name));
+  // The gtest case, not a CTest name it was counted under (TORCHSTRESS_CTEST_NAME).
+  cmd += fmt::format("{} --gtest_filter={}", shell_quote(exe), shell_quote(t.gtest_name.empty() ? t.name : t.gtest_name));
   if (intermittent) cmd += fmt::format(" --gtest_repeat={}", t.runs());
   return cmd;
 }
