@@ -27,6 +27,7 @@ struct sigaction g_old[kSignalCount];
 std::atomic<bool> g_installed{false};
 
 std::atomic<int> g_fd{-1};
+std::atomic<long> g_fd_pid{0};  // the process that set the fd: a forked child writes no results line
 char g_device[256] = "";
 
 // The running test's prefix: two buffers, the live one published by index (-1: none), so the
@@ -181,7 +182,8 @@ void handler(int sig, siginfo_t*, void*) {
   SignalSafeText line(g_line, sizeof g_line), err(g_err, sizeof g_err), message(g_message, sizeof g_message);
   format_into(sig, line, err, message, g_workers, sizeof g_workers);
   const int fd = g_fd.load();
-  if (fd >= 0 && line.size() > 0 && !line.truncated()) write_all(fd, line.data(), line.size());
+  const bool own_file = g_fd_pid.load() == static_cast<long>(::getpid());  // not a forked round's child
+  if (fd >= 0 && own_file && line.size() > 0 && !line.truncated()) write_all(fd, line.data(), line.size());
   write_all(STDERR_FILENO, err.data(), err.size());
   // Again with the action that was there before: the default ends the process by this signal
   // (the signal is blocked until the handler returns, then delivered), a sanitizer's reports.
@@ -264,6 +266,7 @@ void set_crash_record_fd(int fd, const std::string& device) {
   const size_t n = std::min(device.size(), sizeof g_device - 1);
   std::memcpy(g_device, device.data(), n);
   g_device[n] = '\0';
+  g_fd_pid.store(static_cast<long>(::getpid()));
   g_fd.store(fd);
 }
 
@@ -290,6 +293,21 @@ CrashTexts format_crash_record(int sig) {
   SignalSafeText l(line.data(), line.size()), e(err.data(), err.size()), m(message.data(), message.size());
   format_into(sig, l, e, m, workers.data(), workers.size());
   return {std::string(l.data(), l.size()), std::string(e.data(), e.size())};
+}
+
+std::string crash_detail_from_output(const std::string& output, const std::string& signal) {
+  const std::string prefix = kCrashLinePrefix;
+  const auto pos = output.rfind(prefix);
+  if (pos == std::string::npos) return "";
+  const auto start = pos + prefix.size();
+  std::string line = output.substr(start, output.find('\n', start) - start);
+  const auto sig = line.find(signal + " ");  // after "<test>: "
+  if (sig == std::string::npos) return "";
+  line.erase(0, sig);
+  for (const char* cut : {"; other threads:", "; workers:"}) {
+    if (const auto c = line.find(cut); c != std::string::npos) line.erase(c);
+  }
+  return line;
 }
 
 const char* crash_signal_name(int sig) {

@@ -26,7 +26,6 @@ namespace {
 
 std::atomic<bool> g_child{false};
 constexpr const char* kReasonPrefix = "torchstress-round-result: ";
-constexpr const char* kRanPrefix = "torchstress-round-ran: ";
 
 // In the child: run the round under a deadline, print one result line, and end the process.
 [[noreturn]] void child_main(int round, std::chrono::duration<double> timeout, const RoundBody& body) {
@@ -44,9 +43,7 @@ constexpr const char* kRanPrefix = "torchstress-round-ran: ";
   } catch (const std::exception&) {
     reason = "exception outside the workers: " + current_exception_record(-1, -1, "round body", "").message;
   }
-  if (const std::string ran = progress_tally_text(); !ran.empty()) {
-    std::fprintf(stderr, "%s%s\n", kRanPrefix, ran.c_str());
-  }
+  if (const std::string ran = round_ran_line(); !ran.empty()) std::fputs(ran.c_str(), stderr);
   if (reason.empty()) {
     std::fprintf(stderr, "%spassed\n", kReasonPrefix);
   } else {
@@ -77,19 +74,6 @@ std::string find_line(const std::string& text, const std::string& prefix) {
 
 std::string find_reason(const std::string& text) { return find_line(text, kReasonPrefix); }
 
-// The crash handler's words for a crashed child, where the crashing worker was, without the other
-// threads: "SIGSEGV in thread 3 at iteration 0 in relu (input 0)"; "" when it wrote none.
-std::string find_crash(const std::string& text) {
-  std::string line = find_line(text, kCrashLinePrefix);
-  if (line.empty()) return "";
-  const auto sig = line.find("SIG");  // after "<test>: "
-  if (sig != std::string::npos) line.erase(0, sig);
-  for (const char* cut : {"; other threads:", "; workers:"}) {
-    if (const auto c = line.find(cut); c != std::string::npos) line.erase(c);
-  }
-  return line;
-}
-
 std::string find_stall(const std::string& text) {
   const auto pos = text.find("torchstress watchdog: ");
   if (pos == std::string::npos) return "";
@@ -115,12 +99,12 @@ RoundOutcome classify(int round, int wait_status, const std::string& child_stder
   o.stderr_tail = tail_lines(child_stderr, 40);
   o.crash_signature = describe_crash_match(child_stderr);
   const std::string reason = find_reason(child_stderr);
-  o.ran = find_line(child_stderr, kRanPrefix);
+  o.ran = round_ran_from_output(child_stderr);
   if (WIFSIGNALED(wait_status)) {
     o.status = RoundStatus::kCrashed;
     o.detail = signal_name(WTERMSIG(wait_status));
     // The handler's line names the worker when it is the same signal (a sanitizer may re-raise another).
-    if (const std::string crash = find_crash(child_stderr); crash.rfind(o.detail + " ", 0) == 0) o.detail = crash;
+    if (const std::string crash = crash_detail_from_output(child_stderr, o.detail); !crash.empty()) o.detail = crash;
   } else if (WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0 && reason == "passed") {
     o.status = RoundStatus::kPassed;
   } else if (WIFEXITED(wait_status) &&

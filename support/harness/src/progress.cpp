@@ -4,7 +4,11 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <sys/resource.h>
+#include <time.h>
+
 #include <condition_variable>
+#include <deque>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
@@ -49,7 +53,29 @@ long cached_tid() {
   return tid;
 }
 
+// What the whole process did so far: CPU time of all its threads, and page faults and block reads
+// that went to storage (a thread waiting on I/O is busy, not deadlocked).
+struct ProcessActivity {
+  double wall = 0.0;  // steady clock, s
+  double cpu = 0.0;   // s
+  long io = 0;        // major page faults + block input operations
+};
+
+ProcessActivity process_activity() {
+  ProcessActivity a;
+  a.wall = static_cast<double>(now_ns()) / 1e9;
+  struct timespec ts{};
+  if (::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) == 0) a.cpu = static_cast<double>(ts.tv_sec) + ts.tv_nsec / 1e9;
+  struct rusage ru{};
+  if (::getrusage(RUSAGE_SELF, &ru) == 0) a.io = ru.ru_majflt + ru.ru_inblock;
+  return a;
+}
+
 }  // namespace
+
+double Watchdog::deadlock_seconds(double stall_seconds) {
+  return std::min(stall_seconds, std::max(3.0, stall_seconds / 10));
+}
 
 ProgressBoard::ProgressBoard(int threads) {
   const int64_t t = now_ns();
@@ -187,6 +213,22 @@ void reset_progress_tally() {
   t.ops.clear();
 }
 
+namespace {
+constexpr const char* kRanPrefix = "torchstress-round-ran: ";
+}  // namespace
+
+std::string round_ran_line() {
+  const std::string ran = progress_tally_text();
+  return ran.empty() ? "" : kRanPrefix + ran + "\n";
+}
+
+std::string round_ran_from_output(const std::string& output) {
+  const auto pos = output.rfind(kRanPrefix);
+  if (pos == std::string::npos) return "";
+  const auto start = pos + std::string(kRanPrefix).size();
+  return output.substr(start, output.find('\n', start) - start);
+}
+
 std::string Watchdog::describe_stall(const ProgressBoard& board, int stuck, double stall_seconds) {
   const auto s = board.read(stuck);
   const std::string input = s.input >= 0 ? fmt::format(" (input {})", s.input) : "";
@@ -217,8 +259,31 @@ Watchdog::Watchdog(const ProgressBoard& board, std::chrono::duration<double> sta
     const auto poll = std::chrono::duration<double>(std::min(1.0, std::max(0.05, stall.count() / 4)));
     double worst = 0.0;  // the longest time any unfinished worker went without progress
     int worst_thread = -1;
+    const double quiet = deadlock_seconds(stall.count());
+    std::deque<ProcessActivity> history;  // one sample per poll, the last `quiet` seconds and one more
     std::unique_lock<std::mutex> lock(impl_->mu);
     while (!impl_->cv.wait_for(lock, poll, [this] { return impl_->stop; })) {
+      const ProcessActivity now = process_activity();
+      history.push_back(now);
+      while (history.size() > 2 && history[1].wall <= now.wall - quiet) history.pop_front();
+      // A deadlock or lost wake-up need not wait for the stall deadline: every running worker
+      // without progress for `quiet` while the process was idle all that time (under 5% of one
+      // core, no reads from storage) is blocked for good.
+      int running = 0, oldest = -1;
+      double least_quiet = 1e300, oldest_s = -1.0;
+      for (int t = 0; t < board.threads(); ++t) {
+        const auto s = board.read(t);
+        if (s.finished) continue;
+        ++running;
+        least_quiet = std::min(least_quiet, s.seconds_since_progress);
+        if (s.seconds_since_progress > oldest_s) {
+          oldest_s = s.seconds_since_progress;
+          oldest = t;
+        }
+      }
+      const ProcessActivity& then = history.front();
+      const bool blocked = running > 0 && least_quiet >= quiet && then.wall <= now.wall - quiet &&
+                           now.cpu - then.cpu < 0.05 * (now.wall - then.wall) && now.io == then.io;
       for (int t = 0; t < board.threads(); ++t) {
         const auto s = board.read(t);
         if (s.finished) continue;
@@ -226,8 +291,15 @@ Watchdog::Watchdog(const ProgressBoard& board, std::chrono::duration<double> sta
           worst = s.seconds_since_progress;
           worst_thread = t;
         }
-        if (s.seconds_since_progress < stall.count()) continue;
-        const std::string msg = describe_stall(board, t, stall.count());
+        const bool deadlocked = blocked && t == oldest;
+        if (s.seconds_since_progress < stall.count() && !deadlocked) continue;
+        std::string msg = describe_stall(board, t, stall.count());
+        if (s.seconds_since_progress < stall.count()) {
+          msg += fmt::format(
+              "; every running worker blocked for {:.1f} s with the process idle ({:.0f} ms of CPU): a deadlock or "
+              "lost wake-up, named before the stall deadline",
+              now.wall - then.wall, 1000 * (now.cpu - then.cpu));
+        }
         // Written first, so the record survives the exit below: a typed "stall" error and every
         // worker's op, iteration and input, as a crash record has them.
         std::vector<char> workers(64 * 1024);

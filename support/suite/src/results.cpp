@@ -18,6 +18,12 @@ namespace torchstress {
 
 namespace {
 
+// The process that opened the results file (one file per process: the report reads it so).
+pid_t& opener_pid() {
+  static pid_t pid = -1;
+  return pid;
+}
+
 // Suite -> declared section ("*": the binary's default).
 std::map<std::string, std::string>& sections() {
   static std::map<std::string, std::string> s;
@@ -64,6 +70,7 @@ void ResultsLog::open(const std::string& dir, const std::string& binary, const s
     return;
   }
   binary_ = binary;
+  opener_pid() = ::getpid();
   enabled_ = true;
   set_crash_record_fd(fd_, device_);
 }
@@ -89,6 +96,9 @@ std::string crash_prefix(const std::string& test, const std::string& section, co
 
 void ResultsLog::append(JsonLine line) {
   if (!enabled_) return;
+  // A forked child (a cold round forked from this process) shares the file but is not the process
+  // it belongs to: its words reach the parent through its output, never as lines of its own.
+  if (::getpid() != opener_pid()) return;
   const auto now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   Json out = {{"schema", kResultsSchema}};
   out.update(line.json());

@@ -85,6 +85,11 @@ class SignalSafeText {
   bool truncated_ = false;
 };
 
+// From a crashed child's output, where the crashing worker was: "SIGSEGV in thread 3 at iteration
+// 0 in relu (input 0)" (the handler's line without the other threads), or "" when the child wrote
+// no handler line for `signal` ("SIGSEGV": a sanitizer may have ended it with another).
+std::string crash_detail_from_output(const std::string& output, const std::string& signal);
+
 // The calling thread's OS id (Linux: gettid), as the progress board records it per worker.
 long current_os_thread_id();
 

@@ -76,19 +76,30 @@ class ProgressBoard {
 // layernorm". Empty when no board ran.
 std::string progress_tally_text();
 void reset_progress_tally();  // forgets the boards so far (a round's child, before its round)
+// A round's child says what it ran on stderr with this line ("torchstress-round-ran: <tally>\n",
+// "" when no board ran); its parent reads it back from the child's output ("" when absent).
+std::string round_ran_line();
+std::string round_ran_from_output(const std::string& output);
 
 // Watches a board from its own thread. If an unfinished worker makes no progress for `stall`,
 // it writes the stall to `results` (a typed "stall" error and every worker's op, iteration and
 // input), prints a failure naming the stuck thread (its iteration and op) and what every other
 // thread was doing, and ends the process with kExitStalled: a stuck thread cannot be cancelled,
-// and results already written survive. A worker that came within half the deadline of it is
-// logged as a near miss (so a deadline too short for the box shows before it fires).
+// and results already written survive. A deadlock or lost wake-up is named sooner: when every
+// running worker has made no progress for deadlock_seconds(stall) and the whole process was idle
+// meanwhile. A worker that came within half the deadline of it is logged as a near miss (so a
+// deadline too short for the box shows before it fires).
 class Watchdog {
  public:
   Watchdog(const ProgressBoard& board, std::chrono::duration<double> stall, std::string what, ResultsSink& results);
   ~Watchdog();  // stops watching
   Watchdog(const Watchdog&) = delete;
   Watchdog& operator=(const Watchdog&) = delete;
+
+  // How long every running worker must go without progress, with the process idle (under 5% of
+  // one core, no reads from storage), for the watchdog to name a deadlock before `stall_seconds`:
+  // a tenth of it, at least 3 s (at most the stall deadline itself).
+  static double deadlock_seconds(double stall_seconds);
 
   // The message the watchdog would print now for `stuck_thread` (also used by self-tests).
   static std::string describe_stall(const ProgressBoard& board, int stuck_thread, double stall_seconds);
