@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <sys/resource.h>
+#include <unistd.h>
 #include <time.h>
 
 #include <condition_variable>
@@ -37,9 +38,21 @@ struct Tally {
   long calls = 0;
   bool one_call_each = true;  // every thread of every board completed at most one op
   std::vector<std::string> ops;
+  pid_t pid = 0;  // the process these boards ran in: a forked child starts its own tally
 };
-Tally& tally() {
+// The tally of this process, under its lock (`lock` is taken here); a forked child forgets its
+// parent's boards.
+Tally& tally(std::unique_lock<std::mutex>& lock) {
   static Tally t;
+  lock = std::unique_lock<std::mutex>(t.mu);
+  if (t.pid != ::getpid()) {
+    t.pid = ::getpid();
+    t.boards = 0;
+    t.max_threads = 0;
+    t.calls = 0;
+    t.one_call_each = true;
+    t.ops.clear();
+  }
   return t;
 }
 
@@ -95,8 +108,8 @@ ProgressBoard::ProgressBoard(int threads) {
 ProgressBoard::~ProgressBoard() {
   if (registry_index_ >= 0) g_live[registry_index_].store(nullptr);
   const char* op = first_op_.load();
-  Tally& t = tally();
-  std::lock_guard<std::mutex> lock(t.mu);
+  std::unique_lock<std::mutex> lock;
+  Tally& t = tally(lock);
   ++t.boards;
   t.max_threads = std::max(t.max_threads, threads());
   for (const auto& s : slots_) {
@@ -190,8 +203,8 @@ size_t ProgressBoard::workers_json(char* out, size_t cap) const {
 }
 
 std::string progress_tally_text() {
-  Tally& t = tally();
-  std::lock_guard<std::mutex> lock(t.mu);
+  std::unique_lock<std::mutex> lock;
+  Tally& t = tally(lock);
   if (t.boards == 0) return "";
   std::string ops;
   for (const auto& o : t.ops) ops += (ops.empty() ? "" : ", ") + o;
@@ -204,8 +217,8 @@ std::string progress_tally_text() {
 }
 
 void reset_progress_tally() {
-  Tally& t = tally();
-  std::lock_guard<std::mutex> lock(t.mu);
+  std::unique_lock<std::mutex> lock;
+  Tally& t = tally(lock);
   t.boards = 0;
   t.max_threads = 0;
   t.calls = 0;
