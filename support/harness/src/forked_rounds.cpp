@@ -17,9 +17,14 @@
 #include <thread>
 
 #include "torchstress/crash_signatures.h"
+#if __has_include("torchstress/crash_record.h")
+#include "torchstress/crash_record.h"  // the crash handler's line in a round's output (with progress.h's "ran" line)
+#define TORCHSTRESS_FORKED_ROUNDS_CRASH_RECORDS 1
+#endif
 #include "torchstress/error_sink.h"
 #include "torchstress/exit_codes.h"
 #include "torchstress/log.h"
+#include "torchstress/progress.h"
 #include "torchstress/results_sink.h"
 #include "torchstress/stats.h"
 #include "torchstress/subprocess.h"
@@ -36,6 +41,9 @@ constexpr double kReexecRoundSeconds = 1.0;  // what a re-executed round costs o
 // atexit handlers, no gtest teardown: the parent owns the test).
 [[noreturn]] void forked_child(int round, double deadline, const RoundBody& body) {
   set_in_death_test_child(true);
+#ifdef TORCHSTRESS_FORKED_ROUNDS_CRASH_RECORDS
+  set_crash_record_fd(-1, "");  // a round writes no results line of its own: the parent records the round
+#endif
   std::thread([round, deadline] {
     std::this_thread::sleep_for(std::chrono::duration<double>(deadline));
     std::fprintf(stderr, "%stimed out: round %d passed its %.0f s deadline\n", kReasonPrefix, round, deadline);
@@ -48,6 +56,9 @@ constexpr double kReexecRoundSeconds = 1.0;  // what a re-executed round costs o
   } catch (const std::exception&) {
     reason = "exception outside the workers: " + current_exception_record(-1, -1, "round body", "").message;
   }
+#ifdef TORCHSTRESS_FORKED_ROUNDS_CRASH_RECORDS
+  if (const std::string ran = round_ran_line(); !ran.empty()) std::fputs(ran.c_str(), stderr);
+#endif
   std::fprintf(stderr, "%s%s%s\n", kReasonPrefix, reason.empty() ? "passed" : "failed: ", reason.c_str());
   std::fflush(nullptr);
   std::_Exit(reason.empty() ? 0 : 1);
@@ -71,6 +82,9 @@ RoundOutcome classify(int round, int status, bool killed, const std::string& err
   o.round = round;
   o.stderr_tail = tail_lines(err, 40);
   o.crash_signature = describe_crash_match(err);
+#ifdef TORCHSTRESS_FORKED_ROUNDS_CRASH_RECORDS
+  o.ran = round_ran_from_output(err);
+#endif
   const std::string reason = find_line(err, kReasonPrefix, true);
   if (killed) {
     o.status = RoundStatus::kTimedOut;
@@ -78,6 +92,9 @@ RoundOutcome classify(int round, int status, bool killed, const std::string& err
   } else if (WIFSIGNALED(status)) {
     o.status = RoundStatus::kCrashed;
     o.detail = signal_name(WTERMSIG(status));
+#ifdef TORCHSTRESS_FORKED_ROUNDS_CRASH_RECORDS
+    if (const std::string crash = crash_detail_from_output(err, o.detail); !crash.empty()) o.detail = crash;
+#endif
   } else if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && reason == "passed") {
     o.status = RoundStatus::kPassed;
   } else if (WIFEXITED(status) && (WEXITSTATUS(status) == kExitStalled || WEXITSTATUS(status) == kExitRoundDeadline)) {

@@ -80,7 +80,8 @@ void record_warm_pressure(const WarmPressure& p) {
 RoundsSummary run_cold_pressure(const std::string& key, const WorkloadFactory& make,
                                 const std::function<RunSpec(int round)>& spec_for_round) {
   const RunSpec base = spec_for_round(0);
-  RoundsSpec rounds = rounds_spec_from_knobs(base.pressure.on() ? base.pressure.min_cold_rounds : knobs().quick_rounds);
+  // At least QUICK_ROUNDS rounds (default 2), more while the budget's cold part lasts.
+  RoundsSpec rounds = rounds_spec_from_knobs(knobs().quick_rounds);
   rounds.budget = base.pressure.cold();
   const c10::Device device = make()->device();
   const auto start = std::chrono::steady_clock::now();

@@ -76,13 +76,12 @@ struct VarietySpec {
 
 // The time budget of one stress test: spent across warm threaded work (warm_share), a short
 // pipelined soak under PCT priorities (soak_share) and cold rounds, each a fresh process whose
-// threads make their first calls together (the rest, at least min_cold_rounds). Zero: the test's
+// threads make their first calls together (the rest; at least QUICK_ROUNDS rounds). Zero: the test's
 // counts decide (iterations, rounds).
 struct PressureSpec {
   std::chrono::duration<double> budget{0.0};
   double warm_share = 0.4;
   double soak_share = 0.3;
-  int min_cold_rounds = 2;
   bool on() const { return budget.count() > 0; }
   std::chrono::duration<double> warm() const { return budget * warm_share; }
   std::chrono::duration<double> soak() const { return budget * soak_share; }

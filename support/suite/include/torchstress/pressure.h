@@ -34,7 +34,7 @@ WarmPressure run_warm_pressure(Workload& w, RunSpec spec);
 void record_warm_pressure(const WarmPressure& p);
 
 // The cold part of spec_for_round(0).pressure: rounds for pressure.cold(), at least
-// pressure.min_cold_rounds; on the CPU each a fork of this (still cold) process, with varied
+// QUICK_ROUNDS (default 2); on the CPU each a fork of this (still cold) process, with varied
 // shapes; elsewhere a re-executed binary. Each round's threads make their first call together and
 // are checked against references made in a clean process (saved under `key`). Throws what the
 // clean process's single-threaded prepare throws (e.g. no kernel for a dtype here).
