@@ -65,6 +65,9 @@ std::vector<CtestCase> read_ctest_junit(const std::vector<std::string>& files) {
       const std::string tag = text.substr(pos, end - pos);
       pos = end;
       CtestCase c{attribute(tag, "name"), attribute(tag, "status"), file};
+      // gtest_discover_tests names a parameterised case "Suite/Test.Name/param  # GetParam() = ..."
+      // (or "# TypeParam = ..."): the gtest name is the part before; a gtest name has no spaces.
+      if (const auto cut = c.name.find("  # "); cut != std::string::npos) c.name.erase(cut);
       if (c.name.empty()) continue;
       auto it = std::find_if(cases.begin(), cases.end(), [&](const CtestCase& x) { return x.name == c.name; });
       if (it == cases.end())

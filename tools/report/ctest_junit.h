@@ -9,7 +9,7 @@
 namespace tsreport {
 
 struct CtestCase {
-  std::string name;
+  std::string name;    // as CTest names it, less gtest_discover_tests' "  # GetParam() = ..." suffix
   std::string status;  // CTest's: run (passed), fail, notrun (skipped or not run), disabled
   std::string file;
 };

@@ -247,8 +247,10 @@ std::string ctest_text(const Json& c) {
       names += (names.empty() ? "" : ", ") + str(w, "name");
     }
     if (without.size() > 8) names += fmt::format(" and {} more", without.size() - 8);
-    text += fmt::format(", {} wrote no results line of their own name (scripts and checks that run no test: {})",
-                        without.size(), names);
+    text += fmt::format(
+        ", {} wrote no results line of their own name (binaries without the suite's main, such as the report "
+        "tool's own tests; scripts; checks that stop a binary before its tests: {})",
+        without.size(), names);
   }
   const auto& extra = elems(c, "results_outside_ctest");
   if (!extra.empty()) text += fmt::format("; {} result(s) here are of no CTest test of this run", extra.size());

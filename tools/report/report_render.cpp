@@ -635,7 +635,8 @@ void md_ctest(std::string& md, const Json& r) {
     std::string names;
     for (const auto& w : elems(c, "without_results"))
       names += fmt::format("{}`{}` ({})", names.empty() ? "" : ", ", str(w, "name"), str(w, "status"));
-    md += "Without results (scripts, and checks that stop a binary before any test): " + names + ".\n";
+    md += "Without results (binaries without the suite's main, such as the report tool's own tests; scripts; "
+          "checks that stop a binary before its tests): " + names + ".\n";
   }
   if (at(c, "results_outside_ctest").size())
     md += fmt::format("{} result(s) here belong to no CTest test of this run (a binary run by hand, or an older run).\n",
