@@ -616,8 +616,9 @@ void md_controls(std::string& md, const Json& r) {
   for (const auto& c : controls) {
     const std::string verdict = str(c, "verdict");
     const std::string word = verdict == "caught" ? "caught" : (verdict == "missed" ? "**MISSED**" : "skipped");
-    md += fmt::format("| {} | {} | {}: {} | {} |\n", cell(str(c, "name")), str(c, "expected"), word,
-                      cell(str(c, "text")), cell(str(c, "observed")));
+    const std::string detail = verdict == "missed" && !str(c, "detail").empty() ? " (" + str(c, "detail") + ")" : "";
+    md += fmt::format("| {} | {} | {}: {}{} | {} |\n", cell(str(c, "name")), str(c, "expected"), word,
+                      cell(str(c, "text")), cell(detail), cell(str(c, "observed")));
   }
   md += "\n";
 }
