@@ -837,3 +837,15 @@ TEST(Controls, AMissingJunitFileIsOneLineAndExit2) {
   EXPECT_EQ(r.exit_code, 2) << r.out;
   EXPECT_EQ(r.out, "torchstress_report: CTest JUnit file /nonexistent/junit.xml cannot be read\n");
 }
+
+TEST(Controls, AControlTheBaselineCaughtAndThisRunLostIsARegression) {
+  const fs::path base_dir = fs::path(out_dir().string() + "-baseline");
+  ToolRun base = run_tool("controls", "", base_dir);
+  ASSERT_EQ(base.exit_code, 0) << base.out;
+  ToolRun r = run_tool("v2", (base_dir / "report.json").string());  // a run with no control at all
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_NE(r.out.find("REGRESSION control SweepUserOps.CatchesZooBug_contended_trylock: caught in the baseline, "
+                       "missing now (no result at all)"),
+            std::string::npos)
+      << r.out;
+}
