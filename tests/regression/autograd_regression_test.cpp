@@ -50,6 +50,7 @@ class SharedLeafWorkload : public Workload {
         leaf_cpu_(at::arange(25, at::kFloat).reshape({5, 5}).div(4)),
         leaf_(leaf_cpu_.to(d).detach().requires_grad_(true)) {}
   const char* name() const override { return "backward into shared leaf"; }
+  std::string same_output_for_every_thread() const override { return "one leaf shared by every thread; the accumulated gradient is the check"; }
   at::Tensor run_once(int /*thread*/) override {
     c10::AutoGradMode grad_mode(true);
     at::Tensor y = UpstreamGraph(leaf_);

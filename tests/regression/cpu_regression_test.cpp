@@ -37,6 +37,7 @@ class SharedGeneratorWorkload : public Workload {
         start_(gen_.clone()),
         draws_(static_cast<size_t>(threads)) {}
   const char* name() const override { return user_lock_ ? "locked random()" : "randn(16, gen)"; }
+  std::string same_output_for_every_thread() const override { return "a flag; the replay of every draw from the starting state is the check"; }
   at::Tensor run_once(int thread) override {
     at::Tensor d = Draw(gen_, user_lock_);
     draws_[static_cast<size_t>(thread)].push_back(d);

@@ -152,6 +152,7 @@ class BlasHandleGetAndClearWorkload : public Workload {
   static constexpr int kClearers = 5;
   explicit BlasHandleGetAndClearWorkload(c10::Device d) : Workload(d, {0.0, 0.0}, {0.0, 0.0}) {}
   const char* name() const override { return "getCurrentCUDABlasHandle | clearCublasWorkspaces"; }
+  std::string same_output_for_every_thread() const override { return "a flag: 1 when the call raised no error"; }
   at::Tensor run_once(int thread) override {
     c10::cuda::CUDAGuard device_guard(device().index() < 0 ? 0 : device().index());
     bool ok = true;
@@ -198,6 +199,7 @@ class CurrentStreamWorkload : public Workload {
  public:
   explicit CurrentStreamWorkload(c10::Device d) : Workload(d, {0.0, 0.0}, {0.0, 0.0}) {}
   const char* name() const override { return "getStreamFromPool + setCurrentCUDAStream"; }
+  std::string same_output_for_every_thread() const override { return "a flag: 1 when the thread saw its own stream"; }
   at::Tensor run_once(int /*thread*/) override {
     const c10::DeviceIndex index = device().index() < 0 ? 0 : device().index();
     const c10::cuda::CUDAStream previous = c10::cuda::getCurrentCUDAStream(index);

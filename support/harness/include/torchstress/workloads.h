@@ -103,6 +103,11 @@ class Workload {
   }
   // Once, after the references: thread 0's first reference against the CPU's result.
   void cross_check_with_cpu();
+  // Non-empty when every thread is meant to produce the same output (a shared state's invariant,
+  // a closed form): then refuse_if_cannot_fail() lets it through and logs this reason. The
+  // workload's own test must then catch what per-thread references cannot (a lost update, a
+  // wrong count), as the regression repros do against their closed forms.
+  virtual std::string same_output_for_every_thread() const { return ""; }
   // The op on the CPU copy of the model, for the cross-check; undefined when there is none.
   virtual at::Tensor run_on_cpu(const std::vector<at::Tensor>& cpu_inputs) = 0;
 
