@@ -88,24 +88,39 @@ void add_provenance(Json& meta, const RunData& run) {
   }
   if (torch.size() > 1 && !values.contains("torch_version")) disagreements.emplace_back(describe("torch", torch));
 
-  // The run's knobs are those every process had (the environment the run was started with); a
-  // setting only some processes had is a test's own CTest ENVIRONMENT (a control's THREADS=1, a
-  // user catalogue), listed apart with how many processes had it.
+  // The run's knobs are the environment the run was started with: a variable every process had, at
+  // the value most of them had. Any other setting is a test's own CTest ENVIRONMENT (a control's
+  // THREADS=1, a user catalogue, DEVICE=cpu where the run said auto), listed apart with how many
+  // processes had it.
   std::vector<std::string> knobs, show_config;
   Tally by_setting;
+  std::map<std::string, Tally> by_key;  // variable -> its values, with how many processes had each
   Json processes = Json::array();
   for (const auto& p : run.processes) {
     for (const auto& [key, value] : p.knobs.items()) {
       // Bookkeeping of a CTest test, not a setting: the Controls section and the test names say it.
       if (key == "TORCHSTRESS_CTEST_NAME" || key == "TORCHSTRESS_CONTROL") continue;
       count(by_setting, key + "=" + scalar_text(value));
+      count(by_key[key], scalar_text(value));
     }
     push_distinct(show_config, str(p.provenance, "show_config"));
     processes.emplace_back(process_json(p));
   }
+  const int all = static_cast<int>(run.processes.size());
+  auto is_runs = [&](const std::string& setting) {
+    const auto eq = setting.find('=');
+    const Tally& values = by_key[setting.substr(0, eq)];
+    int total = 0, most = 0;
+    std::string top;
+    for (const auto& [v, n] : values) {
+      total += n;
+      if (n > most) most = n, top = v;
+    }
+    return total == all && 2 * most > all && top == setting.substr(eq + 1);
+  };
   Json per_test = Json::array();
   for (const auto& [setting, n] : by_setting) {
-    if (n == static_cast<int>(run.processes.size())) {
+    if (is_runs(setting)) {
       knobs.push_back(setting);
     } else {
       Json k = Json::object();

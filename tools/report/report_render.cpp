@@ -542,14 +542,14 @@ void md_provenance(std::string& md, const Json& run) {
   if (at(run, "knobs").size()) {
     std::string knobs;
     for (const auto& k : elems(run, "knobs")) knobs += fmt::format("{}`{}`", knobs.empty() ? "" : ", ", str(k));
-    md += "\n**Knobs overridden** (the run's: in every process): " + knobs + "\n";
+    md += "\n**Knobs overridden** (the run's: set in every process, at the value most had): " + knobs + "\n";
   }
   if (at(run, "knobs_of_some_tests").size()) {
     std::string knobs;
     for (const auto& k : elems(run, "knobs_of_some_tests"))
       knobs += fmt::format("{}`{}` ({} of {})", knobs.empty() ? "" : ", ", str(k, "setting"), num(k, "processes"),
                            num(run, "process_count"));
-    md += "\n**Set by some tests' own environment** (processes of all): " + knobs + "\n";
+    md += "\n**Set by some tests' own environment** (processes that had it, of all): " + knobs + "\n";
   }
   std::string differ;
   for (const auto& d : elems(run, "provenance_disagreements")) differ += (differ.empty() ? "" : "; ") + str(d);
