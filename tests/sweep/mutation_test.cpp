@@ -2,7 +2,7 @@
 // workload and every op-catalogue case has its right output corrupted in each way a threading bug
 // corrupts outputs (support/harness/include/torchstress/mutation.h), and the check must reject
 // every one. Prints "mutation score: caught/total" and names every survivor.
-//   Mutation.EveryWorkload              the battery's workloads (quick)
+//   Mutation.EveryWorkload              the battery's workloads and TORCHSTRESS_WORKLOAD's (quick)
 //   Mutation.SampledCatalogueCases      every 16th catalogue case (quick)
 //   Mutation.EveryCatalogueCase         all of them, a user's catalogue too (label mutation)
 //   Replay.*                            each subject's single-threaded result made twice must agree
@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <functional>
 #include <memory>
@@ -17,6 +18,7 @@
 #include <vector>
 
 #include "torchstress/device.h"
+#include "torchstress/knobs.h"
 #include "torchstress/log.h"
 #include "torchstress/mutation.h"
 #include "torchstress/op_sweep.h"
@@ -87,6 +89,13 @@ void ScoreCatalogue(size_t every, const std::string& what) {
   ExpectNoSurvivors(all, what, not_run);
 }
 
+// The battery's workloads, and TORCHSTRESS_WORKLOAD when it names another (a user's op:<ns>::<op>).
+std::vector<std::string> Workloads() {
+  std::vector<std::string> names{"mm", "matmul128", "layernorm", "transformer", "linear_relu", "mlp"};
+  if (std::find(names.begin(), names.end(), knobs().workload) == names.end()) names.push_back(knobs().workload);
+  return names;
+}
+
 // The measure behind "exact by default": each subject's references made twice, single-threaded,
 // in fresh workloads, must agree within its stated tolerance (exact unless the entry loosens it).
 // A subject that does not is nondeterministic alone and needs a measured "tol" with its reason;
@@ -113,8 +122,8 @@ void ExpectReplaysAgree(const std::function<std::unique_ptr<Workload>()>& make, 
 
 TEST(Replay, WorkloadsAgreeWithThemselvesAlone) {
   std::vector<std::string> differ;
-  for (const char* name : {"mm", "matmul128", "layernorm", "transformer", "linear_relu", "mlp"}) {
-    ExpectReplaysAgree([name] { return make_workload(name, device_under_test()); }, differ);
+  for (const auto& name : Workloads()) {
+    ExpectReplaysAgree([&name] { return make_workload(name, device_under_test()); }, differ);
   }
   EXPECT_TRUE(differ.empty()) << fmt::format("{}", fmt::join(differ, "\n"));
 }
@@ -131,7 +140,7 @@ TEST(Replay, CatalogueCasesAgreeWithThemselvesAlone) {
 
 TEST(Mutation, EveryWorkload) {
   std::vector<MutationOutcome> all;
-  for (const char* name : {"mm", "matmul128", "layernorm", "transformer", "linear_relu", "mlp"}) {
+  for (const auto& name : Workloads()) {
     auto w = make_workload(name, device_under_test());
     Score(*w, all);
   }
