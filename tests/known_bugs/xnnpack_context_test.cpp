@@ -33,9 +33,8 @@ const KnownBug kSharedConvContext{
 
 constexpr int kThreads = 2;  // the upstream report's two threads
 
-std::optional<c10::OperatorHandle> find_op(const char* name) {
-  return c10::Dispatcher::singleton().findSchema({name, ""});
-}
+// c10::optional on 1.13, std::optional from 2.x: the dispatcher's own type.
+auto find_op(const char* name) { return c10::Dispatcher::singleton().findSchema({name, ""}); }
 
 // "" when both ops of a prepacked pair are registered, else the loud skip's reason.
 std::string missing_ops(const char* prepack, const char* run) {
