@@ -22,7 +22,8 @@ const char* kLine =
     R"({"schema":"torchstress-results/2","type":"detection","op":"torchstress_zoo::static_scratch",)"
     R"("bug_class":"shared static scratch workspace","twin":false,"mode":"threaded","instrument":"plain",)"
     R"("device":"cpu","hardware":"2-core Debian 12 VM","runs":20,"caught":19,"kinds":{"wrong value":19},)"
-    R"("median_s":0.81,"worst_s":1.93,"expected":"wrong value","note":"","binary":"torchstress_detection_table",)"
+    R"("median_s":0.81,"worst_s":1.93,"expected":"wrong value","note":"","knobs":"defaults",)"
+    R"("commit":"8c316a0","binary":"torchstress_detection_table",)"
     R"("time":1764100000.0})";
 
 DetectionCell cell(const std::string& op, const std::string& mode, int runs, int caught, bool twin = false) {
@@ -61,9 +62,25 @@ TEST(DetectionTable, ALineReadsIntoACellAndBackFieldForField) {
   EXPECT_EQ(c.kinds.at("wrong value"), 19);
   ASSERT_TRUE(c.median_s && c.worst_s);
   EXPECT_DOUBLE_EQ(*c.worst_s, 1.93);
+  EXPECT_EQ(c.knobs, "defaults");
+  EXPECT_EQ(c.commit, "8c316a0");
   Json expected = line;
   for (const char* writers : {"schema", "binary", "time"}) expected.erase(writers);
   EXPECT_EQ(torchstress::to_json(c).dump(), expected.dump());  // same keys, same order, same values
+}
+
+TEST(DetectionTable, ABlockSaysTheKnobsAndCommitItWasMeasuredUnder) {
+  DetectionCell defaults = cell("zoo::a_bug", "quick", 20, 20);
+  defaults.knobs = "defaults";
+  defaults.commit = "8c316a0";
+  DetectionCell other = cell("zoo::a_bug", "quick", 20, 10);
+  other.knobs = "TORCHSTRESS_BUDGET_SECONDS=0.5";
+  const DetectionCell unrecorded = cell("zoo::a_bug", "threaded", 20, 5);
+  const std::string md = torchstress::detection_markdown({defaults, other, unrecorded});
+  EXPECT_NE(md.find("*Measured under the defaults, commit 8c316a0.*"), std::string::npos) << md;
+  EXPECT_NE(md.find("*Measured under other knobs than the defaults: TORCHSTRESS_BUDGET_SECONDS=0.5.*"), std::string::npos)
+      << md;
+  EXPECT_NE(md.find("*Measured before cells recorded their knobs and commit"), std::string::npos) << md;
 }
 
 TEST(DetectionTable, NoTimeWhenNothingWasCaughtReadsAsNone) {
