@@ -190,7 +190,7 @@ void worker(int t, Shared& s) {
       iteration.store(i, std::memory_order_relaxed);
       if (i > 0) noise.at_op_boundary();
       s.pct.at_op_boundary(t);  // the first op too: the start gate is a sync point of its own
-      s.board.begin(t, i, s.w.name());
+      s.board.begin(t, i, s.w.name(), i % std::max(1, s.w.inputs_per_thread()));
       ++done;
       if (!run_one_op(s, t, i, device, dev, pending)) s.failed.fetch_add(1);
       s.board.finish_op(t);
@@ -335,7 +335,7 @@ std::vector<ErrorRecord> run_once_released_together(const RunSpec& spec, const s
     for (int t = 0; t < spec.threads; ++t) {
       workers.emplace_back([&, t] {
         if (gate.arrive_and_wait(t)) {
-          board.begin(t, 0, op.c_str());
+          board.begin(t, 0, op.c_str(), 0);
           try {
             work(t, sink);
           } catch (const std::exception&) {
