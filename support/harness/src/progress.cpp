@@ -11,6 +11,7 @@
 #include <condition_variable>
 #include <deque>
 #include <cstdio>
+#include <cstring>
 #include <cstdlib>
 #include <mutex>
 #include <thread>
@@ -84,6 +85,22 @@ ProcessActivity process_activity() {
   return a;
 }
 
+// True when the OS thread `tid` of this process is runnable ('R' in /proc): a worker starved by a
+// busy box is runnable, a deadlocked or lost-wake-up one sleeps. Unknown counts as runnable.
+bool thread_runnable(long tid) {
+  if (tid <= 0) return true;
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/self/task/%ld/stat", tid);
+  std::FILE* f = std::fopen(path, "r");
+  if (f == nullptr) return true;
+  char buf[512];
+  const size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+  std::fclose(f);
+  buf[n] = '\0';
+  const char* close = std::strrchr(buf, ')');  // the state follows the command name "(...)"
+  return close == nullptr || close[1] == '\0' || close[2] == 'R';
+}
+
 }  // namespace
 
 double Watchdog::deadlock_seconds(double stall_seconds) {
@@ -152,7 +169,8 @@ ProgressBoard::Slot ProgressBoard::read(int thread) const {
               static_cast<double>(now_ns() - s.last_ns.load(std::memory_order_acquire)) / 1e9,
               s.finished.load(),
               s.completed.load(),
-              s.input.load()};
+              s.input.load(),
+              s.tid.load()};
 }
 
 long ProgressBoard::total_completed() const {
@@ -274,6 +292,7 @@ Watchdog::Watchdog(const ProgressBoard& board, std::chrono::duration<double> sta
     int worst_thread = -1;
     const double quiet = deadlock_seconds(stall.count());
     std::deque<ProcessActivity> history;  // one sample per poll, the last `quiet` seconds and one more
+    double last_runnable = process_activity().wall;  // when a stuck worker was last seen runnable
     std::unique_lock<std::mutex> lock(impl_->mu);
     while (!impl_->cv.wait_for(lock, poll, [this] { return impl_->stop; })) {
       const ProcessActivity now = process_activity();
@@ -288,6 +307,9 @@ Watchdog::Watchdog(const ProgressBoard& board, std::chrono::duration<double> sta
         const auto s = board.read(t);
         if (s.finished) continue;
         ++running;
+        // A starved thread waits for a core, runnable, and looks idle to the process's CPU time:
+        // the early call needs every worker asleep for the whole window.
+        if (thread_runnable(s.tid)) last_runnable = now.wall;
         least_quiet = std::min(least_quiet, s.seconds_since_progress);
         if (s.seconds_since_progress > oldest_s) {
           oldest_s = s.seconds_since_progress;
@@ -296,7 +318,8 @@ Watchdog::Watchdog(const ProgressBoard& board, std::chrono::duration<double> sta
       }
       const ProcessActivity& then = history.front();
       const bool blocked = running > 0 && least_quiet >= quiet && then.wall <= now.wall - quiet &&
-                           now.cpu - then.cpu < 0.05 * (now.wall - then.wall) && now.io == then.io;
+                           now.cpu - then.cpu < 0.05 * (now.wall - then.wall) && now.io == then.io &&
+                           last_runnable <= now.wall - quiet;
       for (int t = 0; t < board.threads(); ++t) {
         const auto s = board.read(t);
         if (s.finished) continue;

@@ -90,18 +90,30 @@ Comparison compare_typed(const at::Tensor& out, const at::Tensor& ref, Tolerance
 }
 
 // float32, both contiguous: one vectorised pass counts candidates; the exact pass runs only when
-// one is found (it also forgives NaN-for-NaN, which the fast pass counts).
+// one is found (it also forgives NaN-for-NaN, which the fast pass counts). int32 counts per chunk
+// and, for an exact check, plain inequality vectorise best (measured: layernorm's 512 KiB output).
 bool float32_all_within(const at::Tensor& out, const at::Tensor& ref, Tolerance tol) {
   const float* a = out.data_ptr<float>();
   const float* b = ref.data_ptr<float>();
   const int64_t n = out.numel();
   const auto atol = static_cast<float>(tol.atol);
   const auto rtol = static_cast<float>(tol.rtol);
-  int64_t outside = 0;
-  // Compiled with -fopenmp-simd (no OpenMP runtime): `!(d <= limit)` also counts NaN.
+  const bool exact = tol.exact();
+  constexpr int64_t kChunk = int64_t{1} << 30;
+  for (int64_t from = 0; from < n; from += kChunk) {
+    const int64_t to = std::min(n, from + kChunk);
+    int32_t outside = 0;
+    // Compiled with -fopenmp-simd (no OpenMP runtime): NaN is unequal, and `!(d <= limit)` too.
+    if (exact) {
 #pragma omp simd reduction(+ : outside)
-  for (int64_t i = 0; i < n; ++i) outside += !(std::fabs(a[i] - b[i]) <= atol + rtol * std::fabs(b[i])) ? 1 : 0;
-  return outside == 0;
+      for (int64_t i = from; i < to; ++i) outside += a[i] != b[i] ? 1 : 0;
+    } else {
+#pragma omp simd reduction(+ : outside)
+      for (int64_t i = from; i < to; ++i) outside += !(std::fabs(a[i] - b[i]) <= atol + rtol * std::fabs(b[i])) ? 1 : 0;
+    }
+    if (outside != 0) return false;
+  }
+  return true;
 }
 
 std::string shape_text(at::IntArrayRef s) { return fmt::format("[{}]", fmt::join(s, ", ")); }

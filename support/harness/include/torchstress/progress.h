@@ -37,6 +37,7 @@ class ProgressBoard {
     bool finished;
     long completed_ops;
     long input = -1;
+    long tid = 0;  // the worker's OS thread id (0: not started)
   };
   Slot read(int thread) const;
   int threads() const { return static_cast<int>(slots_.size()); }
