@@ -129,7 +129,7 @@ TEST(FaultInjection, KnownCrashTextInARoundNamesTheUpstreamIssue) {
                  {{"TORCHSTRESS_INJECT", "crashsig:mps-commit-committed@0:0"}, {"TORCHSTRESS_INJECT_ROUND", "1"}});
   EXPECT_EQ(r.exit_code, 1) << r.describe();
   // The crash handler's line names the worker; the signature follows.
-  EXPECT_THAT(r.output, HasSubstr("round 1 crashed: SIGABRT in thread 0 at iteration 0 in transformer (matches "
+  EXPECT_THAT(r.output, HasSubstr("round 1 crashed: SIGABRT in thread 0 at iteration 0 in transformer (input 0) (matches "
                                   "pytorch/pytorch#100285"));
 }
 

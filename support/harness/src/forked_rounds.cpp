@@ -34,7 +34,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 std::atomic<bool> g_warm{false};
-constexpr const char* kReasonPrefix = "torchstress-round-result: ";
+constexpr const char* kReasonPrefix = kRoundResultPrefix;
 constexpr double kReexecRoundSeconds = 1.0;  // what a re-executed round costs on the 2-core CPU box
 
 // In the forked child: the round under its deadline, one result line on stderr, then _Exit (no
@@ -44,12 +44,7 @@ constexpr double kReexecRoundSeconds = 1.0;  // what a re-executed round costs o
 #ifdef TORCHSTRESS_FORKED_ROUNDS_CRASH_RECORDS
   set_crash_record_fd(-1, "");  // a round writes no results line of its own: the parent records the round
 #endif
-  std::thread([round, deadline] {
-    std::this_thread::sleep_for(std::chrono::duration<double>(deadline));
-    std::fprintf(stderr, "%stimed out: round %d passed its %.0f s deadline\n", kReasonPrefix, round, deadline);
-    std::fflush(stderr);
-    std::_Exit(kExitRoundDeadline);
-  }).detach();
+  start_round_deadline(round, deadline);
   std::string reason;
   try {
     reason = body(round);
@@ -169,14 +164,7 @@ RoundsSummary run_forked_rounds(const RoundsSpec& spec, const RoundBody& body) {
       logger("rounds")->info("{}", o.describe());
       if (!o.stderr_tail.empty()) logger("rounds")->info("round {} stderr (last lines):\n{}", round, o.stderr_tail);
     }
-    spec.results_sink().append(JsonLine()
-                                   .add("type", "round")
-                                   .add("test", current_test_name())
-                                   .add("round", round)
-                                   .add("status", to_string(o.status))
-                                   .add("detail", o.detail)
-                                   .add("crash_signature", o.crash_signature)
-                                   .add("stderr_tail", o.status == RoundStatus::kPassed ? std::string() : o.stderr_tail));
+    append_round_line(spec, o);
     const bool failed = o.status != RoundStatus::kPassed;
     if (!failed) ++s.passed;
     ++s.total;

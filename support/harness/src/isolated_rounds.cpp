@@ -25,17 +25,36 @@ namespace torchstress {
 namespace {
 
 std::atomic<bool> g_child{false};
-constexpr const char* kReasonPrefix = "torchstress-round-result: ";
+constexpr const char* kReasonPrefix = kRoundResultPrefix;
 
-// In the child: run the round under a deadline, print one result line, and end the process.
-[[noreturn]] void child_main(int round, std::chrono::duration<double> timeout, const RoundBody& body) {
-  const double deadline = timeout.count();
-  std::thread([round, deadline] {
-    std::this_thread::sleep_for(std::chrono::duration<double>(deadline));
-    std::fprintf(stderr, "%stimed out: round %d passed its %.0f s deadline\n", kReasonPrefix, round, deadline);
+}  // namespace
+
+void append_round_line(const RoundsSpec& spec, const RoundOutcome& o) {
+  spec.results_sink().append(JsonLine()
+                                 .add("type", "round")
+                                 .add("test", current_test_name())
+                                 .add("round", o.round)
+                                 .add("status", to_string(o.status))
+                                 .add("detail", o.detail)
+                                 .add("ran", o.ran)
+                                 .add("crash_signature", o.crash_signature)
+                                 .add("stderr_tail", o.status == RoundStatus::kPassed ? std::string() : o.stderr_tail));
+}
+
+void start_round_deadline(int round, double deadline_s) {
+  std::thread([round, deadline_s] {
+    std::this_thread::sleep_for(std::chrono::duration<double>(deadline_s));
+    std::fprintf(stderr, "%stimed out: round %d passed its %.0f s deadline\n", kRoundResultPrefix, round, deadline_s);
     std::fflush(stderr);
     std::_Exit(kExitRoundDeadline);
   }).detach();
+}
+
+namespace {
+
+// In the child: run the round under a deadline, print one result line, and end the process.
+[[noreturn]] void child_main(int round, std::chrono::duration<double> timeout, const RoundBody& body) {
+  start_round_deadline(round, timeout.count());
   std::string reason;
   reset_progress_tally();  // what this round runs, not what the test body ran before it
   try {
@@ -208,15 +227,7 @@ RoundsSummary run_isolated_rounds(const RoundsSpec& spec, const RoundBody& body)
     if (o.status != RoundStatus::kPassed && !o.stderr_tail.empty()) {
       logger("rounds")->info("round {} stderr (last lines):\n{}", round, o.stderr_tail);
     }
-    spec.results_sink().append(JsonLine()
-                             .add("type", "round")
-                             .add("test", current_test_name())
-                             .add("round", round)
-                             .add("status", to_string(o.status))
-                             .add("detail", o.detail)
-                             .add("ran", o.ran)
-                             .add("crash_signature", o.crash_signature)
-                             .add("stderr_tail", o.status == RoundStatus::kPassed ? std::string() : o.stderr_tail));
+    append_round_line(spec, o);
     if (o.status == RoundStatus::kPassed) ++s.passed;
     s.rounds.push_back(std::move(o));
   }

@@ -1,5 +1,7 @@
 #include "torchstress/subprocess.h"
 
+#include "torchstress/crash_record.h"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -20,26 +22,8 @@ extern char** environ;
 namespace torchstress {
 
 std::string signal_name(int sig) {
-  switch (sig) {
-    case SIGSEGV:
-      return "SIGSEGV";
-    case SIGABRT:
-      return "SIGABRT";
-    case SIGBUS:
-      return "SIGBUS";
-    case SIGILL:
-      return "SIGILL";
-    case SIGFPE:
-      return "SIGFPE";
-    case SIGKILL:
-      return "SIGKILL";
-    case SIGTERM:
-      return "SIGTERM";
-    case SIGTRAP:
-      return "SIGTRAP";
-    default:
-      return fmt::format("signal {}", sig);
-  }
+  const std::string name = crash_signal_name(sig);  // one table for the handler and the parent
+  return name != "signal" ? name : fmt::format("signal {}", sig);
 }
 
 std::string ChildResult::describe() const {

@@ -64,6 +64,13 @@ void expect_rounds_pass(const RoundsSummary& s);
 // and how many more ("wrong value in thread 3, ... (+4 more)").
 std::string round_reason(const std::vector<ErrorRecord>& errors, size_t total_errors);
 
+// In a round's child (re-executed or forked): the line prefix of its one result line on stderr,
+// and the thread that ends the child with that line and kExitRoundDeadline after `deadline_s`.
+inline constexpr const char* kRoundResultPrefix = "torchstress-round-result: ";
+void start_round_deadline(int round, double deadline_s);
+// The round's results line (type "round": status, detail, what ran, crash signature, stderr tail).
+void append_round_line(const RoundsSpec& spec, const RoundOutcome& o);
+
 // True in a death-test child (re-executed binary).
 bool in_death_test_child();
 void set_in_death_test_child(bool v);
