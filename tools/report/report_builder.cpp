@@ -269,6 +269,7 @@ Json build_sections(const RunData& run) {
   sections["isolated_rounds"] = detail::isolation_section(run);
   sections["sweep"] = detail::sweep_section(run);
   sections["known_bugs"] = detail::known_bugs_section(run);
+  sections["pressure"] = detail::pressure_section(run);
   return sections;
 }
 

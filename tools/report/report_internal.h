@@ -69,6 +69,11 @@ Json control_entry(const RunData& run, const TestRecord& t);
 // (name, role: bug or control, upstream, affected, libtorch, affected_here, verdict: caught, passed,
 // skipped, missed, unexpected, broken; symptom, detail, status).
 Json known_bugs_section(const RunData& run);
+// Pressure applied: budget_seconds (TORCHSTRESS_BUDGET_SECONDS of the listed tests' processes, ""
+// where unset), tests (one row per non-sweep test that recorded pressure figures: calls, seconds,
+// warm/soak calls and seconds, cold rounds and seconds, threads, variety_seed) and sweep (null, or
+// cases, min/median/max of calls, seconds, cold rounds, cold seconds and threads, and its rows).
+Json pressure_section(const RunData& run);
 // Detection power: every detection cell as its results line reads (torchstress::to_json), for
 // report.json's "detection"; the Markdown is rebuilt from these by detection_markdown().
 Json detection_section(const RunData& run);

@@ -689,6 +689,62 @@ void md_blockers(std::string& md, const Json& r) {
   }
 }
 
+// ---- pressure applied: what each stress test ran, so a pass can be weighed -----------------------
+
+std::string budget_text(const Json& budgets) {
+  std::string out;
+  for (const auto& b : elems(budgets)) {
+    const std::string v =
+        str(b).empty() ? "not set (the build's default)" : "`TORCHSTRESS_BUDGET_SECONDS=" + str(b) + "`";
+    out += (out.empty() ? "" : " / ") + v;
+  }
+  return out;
+}
+
+// "62,818 / 86,019 / 107,687 calls": min / median / max of a sweep figure.
+std::string range_text(const Json& range, const char* unit, int decimals = 0) {
+  return fmt::format("{} / {} / {} {}", thousands(num(range, "min"), decimals),
+                     thousands(num(range, "median"), decimals), thousands(num(range, "max"), decimals), unit);
+}
+
+// One line for the sweep: its cases vary by op, so ranges say more than 700 rows.
+void md_sweep_pressure(std::string& md, const Json& s) {
+  if (s.is_null()) return;
+  md += fmt::format("**Op sweep** ({} cases; min / median / max):", num(s, "cases"));
+  if (!at(s, "calls").is_null())
+    md += fmt::format(" threaded {} cases, {} in {};", num(s, "calls", "cases"), range_text(at(s, "calls"), "calls"),
+                      range_text(at(s, "seconds"), "s", 2));
+  if (!at(s, "cold_rounds").is_null())
+    md += fmt::format(" cold {} cases, {} in {};", num(s, "cold_rounds", "cases"),
+                      range_text(at(s, "cold_rounds"), "rounds"), range_text(at(s, "cold_seconds"), "s", 2));
+  if (!at(s, "threads").is_null()) md += " " + range_text(at(s, "threads"), "threads") + ";";
+  md.back() = '.';
+  md += "\n\n";
+}
+
+void md_pressure(std::string& md, const Json& r) {
+  const Json& p = at(r, "sections", "pressure");
+  const auto& tests = elems(p, "tests");
+  if (tests.empty() && at(p, "sweep").is_null()) return;  // no test recorded pressure figures
+  md += "## Pressure applied\n";
+  md += fmt::format(
+      "What each stress test ran, as it recorded it: warm threaded calls, the pipelined soak's, cold rounds of "
+      "first calls. Budget: {}.\n\n",
+      budget_text(at(p, "budget_seconds")));
+  md_sweep_pressure(md, at(p, "sweep"));
+  if (tests.empty()) return;
+  md += "| Test | Device | Warm calls | Warm s | Soak calls | Soak s | Cold rounds | Cold s | Threads |\n";
+  md += "|------|--------|-----------:|-------:|-----------:|-------:|------------:|-------:|--------:|\n";
+  for (const auto& e : tests) {
+    md += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n", str(e, "test"), str(e, "device"),
+                      num_cell(at(e, "warm_calls"), 0, "-"), num_cell(at(e, "warm_seconds"), 2, "-"),
+                      num_cell(at(e, "soak_calls"), 0, "-"), num_cell(at(e, "soak_seconds"), 2, "-"),
+                      num_cell(at(e, "cold_rounds"), 0, "-"), num_cell(at(e, "cold_seconds"), 2, "-"),
+                      num_cell(at(e, "threads"), 0, "-"));
+  }
+  md += "\n";
+}
+
 }  // namespace
 
 std::string render_markdown(const Json& r) {
@@ -708,6 +764,7 @@ std::string render_markdown(const Json& r) {
   md_charts(md, r);
   md_isolated(md, r);
   md_sweep(md, r);
+  md_pressure(md, r);
   md_regression(md, r);
   md_known_bugs(md, r);
   md_detection(md, r);

@@ -308,6 +308,79 @@ Json known_bugs_section(const RunData& run) {
   return out;
 }
 
+// ---- pressure applied ---------------------------------------------------------------------------
+
+namespace {
+
+// What one test applied, as it recorded it (support/suite/src/pressure.cpp); null when it recorded
+// no pressure figure: such a test is not listed.
+Json pressure_row(const TestRecord& t) {
+  if (!prop(t, "pressure_calls") && !prop(t, "cold_rounds")) return Json();
+  Json e = Json::object();
+  e["test"] = t.name;
+  e["device"] = t.device;
+  for (const auto& [field, key] :
+       {std::pair{"calls", "pressure_calls"}, {"seconds", "pressure_seconds"}, {"warm_calls", "total_ops"},
+        {"warm_seconds", "duration_s"}, {"soak_calls", "soak_total_ops"}, {"soak_seconds", "soak_duration_s"},
+        {"cold_rounds", "cold_rounds"}, {"cold_seconds", "cold_seconds"}, {"threads", "threads"}})
+    e[field] = opt(prop(t, key));
+  e["variety_seed"] = str(t.properties, "variety_seed");
+  return e;
+}
+
+// {cases, min, median, max} of one figure over the rows that recorded it; null when none did.
+Json range_of(const Json& rows, const char* key) {
+  std::vector<double> v;
+  for (const auto& r : elems(rows)) {
+    if (at(r, key).is_number()) v.push_back(num(r, key));
+  }
+  if (v.empty()) return Json();
+  const torchstress::Summary s = torchstress::summarize(v);
+  return Json{{"cases", v.size()}, {"min", s.min}, {"median", s.median}, {"max", s.max}};
+}
+
+// The sweep's ~700 cases as ranges (its rows kept for report.json); null without sweep rows.
+Json sweep_pressure(const Json& rows) {
+  if (rows.empty()) return Json();
+  Json s = Json::object();
+  s["cases"] = rows.size();
+  for (const char* key : {"calls", "seconds", "cold_rounds", "cold_seconds", "threads"}) s[key] = range_of(rows, key);
+  s["rows"] = rows;
+  return s;
+}
+
+// TORCHSTRESS_BUDGET_SECONDS as each listed test's process had it; "" where unset (the default).
+Json budgets_of(const RunData& run, const std::vector<const TestRecord*>& tests) {
+  std::vector<std::string> values;
+  for (const auto* t : tests) {
+    const ProcessRecord* p = run.process_of(t->file);
+    const std::string v = p ? scalar_text(at(p->knobs, "TORCHSTRESS_BUDGET_SECONDS")) : "";
+    if (std::find(values.begin(), values.end(), v) == values.end()) values.push_back(v);
+  }
+  Json out = Json::array();
+  for (const auto& v : values) out.emplace_back(v);
+  return out;
+}
+
+}  // namespace
+
+Json pressure_section(const RunData& run) {
+  Json tests = Json::array(), sweep = Json::array();
+  std::vector<const TestRecord*> listed;
+  std::string mode, name;
+  for (const auto& t : run.tests) {
+    Json row = pressure_row(t);
+    if (row.is_null()) continue;
+    listed.push_back(&t);
+    (split_sweep_name(t.name, &mode, &name) ? sweep : tests).push_back(std::move(row));
+  }
+  Json s = Json::object();
+  s["budget_seconds"] = budgets_of(run, listed);
+  s["tests"] = tests;
+  s["sweep"] = sweep_pressure(sweep);
+  return s;
+}
+
 Json detection_section(const RunData& run) {
   Json cells = Json::array();
   for (const auto& c : run.detection) cells.push_back(torchstress::to_json(c));

@@ -5,7 +5,8 @@
 // one line, an interrupted run reads as incomplete. Old (unversioned) fixtures read through the
 // compatibility path; testdata/v2 is schema torchstress-results/2 (typed sections and errors, an
 // invalid UTF-8 byte in a message); benchmarks.json follows Google Benchmark's JSON format;
-// detection lines (testdata/detection) give a Detection section, and only they do.
+// detection lines (testdata/detection) give a Detection section, and only they do; tests that
+// recorded pressure figures (testdata/pressure) give a Pressure applied section.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -562,6 +563,31 @@ TEST(Sweep, SectionIsAnOpByDtypeGridOfThreadedAndColdVerdictsListingEveryCaseTha
   EXPECT_EQ(verdicts["threaded add_Tensor_float32_strided"], "wrong value");
   EXPECT_EQ(verdicts["cold add_Tensor_int64_contiguous"], "crash") << "a crashed round";
   EXPECT_EQ(verdicts["threaded sort_int64_contiguous"], "hang");
+}
+
+// ---- pressure applied (testdata/pressure: Workload.* and ParallelCPU.TwoThreads of the battery, 8 sweep
+// cases, run with TORCHSTRESS_BUDGET_SECONDS=1) ---------------------------------------------------
+
+TEST(Pressure, SectionListsWhatEachStressTestRanWithTheSweepAsOneLineOfRanges) {
+  const Report rep = report_of("pressure");
+  const std::string section = section_with(
+      rep.md, "\n## Pressure applied\n",
+      {"Budget: `TORCHSTRESS_BUDGET_SECONDS=1`.",
+       "**Op sweep** (8 cases; min / median / max): threaded 5 cases, 16,314 / 27,280 / 60,412 calls in 0.71 / "
+       "0.71 / 0.73 s; cold 3 cases, 2 / 2 / 2 rounds in 3.21 / 3.26 / 3.34 s; 8 / 8 / 8 threads.",
+       "| Test | Device | Warm calls | Warm s | Soak calls | Soak s | Cold rounds | Cold s | Threads |",
+       "| Workload.ColdRounds | cpu | - | - | - | - | 2 | 3.31 | - |",
+       "| Workload.Threaded | cpu | 9,911 | 0.44 | 3,940 | 0.32 | - | - | 8 |"});
+  // A test that recorded no pressure figure (a plain parallel test) is not listed; sweep cases are ranges.
+  EXPECT_EQ(section.find("ParallelCPU.TwoThreads"), std::string::npos) << section;
+  EXPECT_EQ(section.find("| Op/Sweep."), std::string::npos) << section;
+  const Json& p = at(rep.json, "sections", "pressure");
+  ASSERT_EQ(elems(p, "tests").size(), 2u) << tsreport::dump_text(p, 2);
+  EXPECT_EQ(num(elems(p, "tests")[1], "calls"), 13851);
+  EXPECT_EQ(str(elems(p, "tests")[1], "variety_seed"), "458091893");
+  EXPECT_EQ(num(p, "sweep", "calls", "median"), 27280);
+  EXPECT_EQ(elems(p, "sweep", "rows").size(), 8u) << "report.json keeps every sweep case";
+  EXPECT_EQ(report_of("full").md.find("## Pressure applied"), std::string::npos) << "none recorded: no section";
 }
 
 TEST(Detection, ResultsWithoutDetectionLinesHaveNoDetectionSection) {
