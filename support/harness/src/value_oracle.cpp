@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace torchstress {
@@ -41,31 +43,23 @@ void for_each_element(const at::Tensor& t, F&& f) {
   }
 }
 
+// Integers and bool directly (int64 beyond 2^24 would round through float); 16-bit floats via float.
 template <typename T>
 double as_double(const T& v) {
-  return static_cast<double>(static_cast<std::conditional_t<std::is_floating_point_v<T>, T, float>>(v));
+  if constexpr (std::is_arithmetic_v<T>) {
+    return static_cast<double>(v);
+  } else {
+    return static_cast<double>(static_cast<float>(v));
+  }
 }
-template <>
-double as_double<int64_t>(const int64_t& v) { return static_cast<double>(v); }
-template <>
-double as_double<int32_t>(const int32_t& v) { return static_cast<double>(v); }
-template <>
-double as_double<int16_t>(const int16_t& v) { return static_cast<double>(v); }
-template <>
-double as_double<int8_t>(const int8_t& v) { return static_cast<double>(v); }
-template <>
-double as_double<uint8_t>(const uint8_t& v) { return static_cast<double>(v); }
-template <>
-double as_double<bool>(const bool& v) { return v ? 1.0 : 0.0; }
 
 // Records element i as outside its tolerance, or returns without a trace when it passes.
 struct Tally {
-  Tolerance tol;
   Comparison c;
   void element(int64_t i, double o, double r) {
     if (o == r || (std::isnan(o) && std::isnan(r))) return;  // equal values pass at any tolerance
     const double diff = std::fabs(o - r);
-    if (diff <= tol.atol + tol.rtol * std::fabs(r)) return;  // NaN/Inf differences fail here
+    if (diff <= c.tol.atol + c.tol.rtol * std::fabs(r)) return;  // NaN/Inf differences fail here
     const bool nonfinite = !std::isfinite(o) && std::isfinite(r);
     c.nonfinite += nonfinite ? 1 : 0;
     c.max_diff = std::max(c.max_diff, std::isnan(diff) ? std::numeric_limits<double>::infinity() : diff);
@@ -79,8 +73,8 @@ struct Tally {
 
 // The reference is contiguous (host_copy() makes it so); the output may have any strides.
 template <typename T>
-Comparison compare_typed(const at::Tensor& out, const at::Tensor& ref, Tolerance tol) {
-  Tally tally{tol, {}};
+Comparison compare_typed(const at::Tensor& out, const at::Tensor& ref, Comparison c) {
+  Tally tally{std::move(c)};
   const T* r = static_cast<const T*>(ref.data_ptr());
   for_each_element<T>(out, [&](int64_t i, const T& o) {
     if (o == r[i]) return;  // exact for 64-bit integers too, before any widening
@@ -118,9 +112,23 @@ bool float32_all_within(const at::Tensor& out, const at::Tensor& ref, Tolerance 
 
 std::string shape_text(at::IntArrayRef s) { return fmt::format("[{}]", fmt::join(s, ", ")); }
 
+// Why `out` and `ref` cannot be compared element by element, or "".
+std::string comparable_problem(const at::Tensor& out, const at::Tensor& ref) {
+  if (!out.defined()) return "the output is undefined (never written)";
+  if (out.sizes() != ref.sizes()) {
+    return fmt::format("output shape {} differs from the reference's {}", shape_text(out.sizes()),
+                       shape_text(ref.sizes()));
+  }
+  if (out.scalar_type() != ref.scalar_type()) {
+    return fmt::format("output dtype {} differs from the reference's {}", c10::toString(out.scalar_type()),
+                       c10::toString(ref.scalar_type()));
+  }
+  return "";
+}
+
 }  // namespace
 
-std::string Comparison::describe(int64_t numel, Tolerance tol) const {
+std::string Comparison::describe() const {
   if (!problem.empty()) return problem;
   return fmt::format("{} of {} elements outside rtol {:g} atol {:g} (first at {}: {:.9g} vs {:.9g}; max |diff| {:.6g})",
                      outside, numel, tol.rtol, tol.atol, first, first_out, first_ref, max_diff);
@@ -128,38 +136,32 @@ std::string Comparison::describe(int64_t numel, Tolerance tol) const {
 
 Comparison compare_on_host(const at::Tensor& out, const at::Tensor& ref, Tolerance tol) {
   Comparison c;
-  if (!out.defined()) {
-    c.problem = "the output is undefined (never written)";
-    return c;
-  }
-  if (out.sizes() != ref.sizes()) {
-    c.problem = fmt::format("output shape {} differs from the reference's {}", shape_text(out.sizes()),
-                            shape_text(ref.sizes()));
-    return c;
-  }
-  if (out.scalar_type() != ref.scalar_type()) {
-    c.problem = fmt::format("output dtype {} differs from the reference's {}", c10::toString(out.scalar_type()),
-                            c10::toString(ref.scalar_type()));
+  c.numel = out.defined() ? out.numel() : 0;
+  c.tol = tol;
+  c.problem = comparable_problem(out, ref);
+  if (!c.problem.empty()) {
+    c.max_diff = std::numeric_limits<double>::infinity();
     return c;
   }
   const at::Tensor r = ref.is_contiguous() ? ref : host_copy(ref);
   switch (out.scalar_type()) {
     case at::kFloat:
       if (out.is_contiguous() && float32_all_within(out, r, tol)) return c;
-      return compare_typed<float>(out, r, tol);
-    case at::kDouble: return compare_typed<double>(out, r, tol);
-    case at::kHalf: return compare_typed<c10::Half>(out, r, tol);
-    case at::kBFloat16: return compare_typed<c10::BFloat16>(out, r, tol);
-    case at::kLong: return compare_typed<int64_t>(out, r, tol);
-    case at::kInt: return compare_typed<int32_t>(out, r, tol);
-    case at::kShort: return compare_typed<int16_t>(out, r, tol);
-    case at::kChar: return compare_typed<int8_t>(out, r, tol);
-    case at::kByte: return compare_typed<uint8_t>(out, r, tol);
-    case at::kBool: return compare_typed<bool>(out, r, tol);
+      return compare_typed<float>(out, r, std::move(c));
+    case at::kDouble: return compare_typed<double>(out, r, std::move(c));
+    case at::kHalf: return compare_typed<c10::Half>(out, r, std::move(c));
+    case at::kBFloat16: return compare_typed<c10::BFloat16>(out, r, std::move(c));
+    case at::kLong: return compare_typed<int64_t>(out, r, std::move(c));
+    case at::kInt: return compare_typed<int32_t>(out, r, std::move(c));
+    case at::kShort: return compare_typed<int16_t>(out, r, std::move(c));
+    case at::kChar: return compare_typed<int8_t>(out, r, std::move(c));
+    case at::kByte: return compare_typed<uint8_t>(out, r, std::move(c));
+    case at::kBool: return compare_typed<bool>(out, r, std::move(c));
     default:
       c.problem = fmt::format("dtype {} is not compared by the oracle; accepted: float64, float32, float16, bfloat16, "
                               "int64, int32, int16, int8, uint8, bool",
                               c10::toString(out.scalar_type()));
+      c.max_diff = std::numeric_limits<double>::infinity();
       return c;
   }
 }

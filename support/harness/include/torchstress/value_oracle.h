@@ -22,15 +22,17 @@ struct Tolerance {
 // (the reference made it too); a NaN or Inf where the reference is finite counts as non-finite.
 struct Comparison {
   std::string problem;   // "" or why the tensors cannot be compared (shape, dtype, undefined)
+  int64_t numel = 0;     // the output's elements (0 when undefined)
+  Tolerance tol;         // what it was judged by
   int64_t outside = 0;   // elements outside their tolerance
   int64_t nonfinite = 0; // of those, NaN/Inf in the output where the reference is finite
-  double max_diff = 0.0; // the largest |out - ref| among them (Inf for a non-finite one)
+  double max_diff = 0.0; // the largest |out - ref| among them (Inf for a non-finite one or a problem)
   int64_t first = -1;    // flat (row-major) index of the first one
   double first_out = 0.0;
   double first_ref = 0.0;
   bool ok() const { return problem.empty() && outside == 0; }
   // "3 of 4096 elements outside rtol 0 atol 0 (first at 17: 0.25 vs 0.5; max |diff| 0.25)"
-  std::string describe(int64_t numel, Tolerance tol) const;
+  std::string describe() const;
 };
 
 // Both tensors on the CPU (any strides; float64/32/16, bfloat16, integers, bool); sizes and

@@ -128,6 +128,9 @@ struct CannotFailError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Whether `e` is ATen's "... not implemented for 'Half'": no kernel for the dtype on this backend.
+bool is_missing_kernel(const std::exception& e);
+
 // Names: mm, matmul128, layernorm, transformer, linear_relu, mlp, or op:<namespace>::<op>[.<overload>]
 // (any operator registered with the dispatcher whose schema is (Tensor) -> Tensor, see op_workload.h).
 // `batch` applies to mlp (default 1). Throws std::invalid_argument for an unknown name.
