@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <c10/core/GradMode.h>
+#include <c10/util/accumulate.h>
 #include <fmt/format.h>
 #include <torch/version.h>
 
@@ -25,7 +26,7 @@ namespace {
 // upload per call would put a host-to-device copy between the ops under test).
 class HeaderCache {
  public:
-  at::Tensor header(const std::vector<double>& h, const c10::Device& device) {
+  const at::Tensor& on_device(const std::vector<double>& h, const c10::Device& device) {
     for (const auto& [key, tensor] : cached_) {
       if (key == h && tensor.device() == device) return tensor;
     }
@@ -89,19 +90,27 @@ bool is_drawn_number(const Json& a) { return a.is_object() && (a.contains("int")
 bool is_varying_token(const Json& a) {
   return is_drawn_number(a) || (a.is_array() && std::any_of(a.begin(), a.end(), is_drawn_number));
 }
+// [LO, HI] of a drawn number's `kind` ("int" or "float").
+template <typename T>
+std::pair<T, T> bounds_of(const Json& n, const char* kind) {
+  const Json& b = n.at(kind);
+  return {b.at(0).get<T>(), b.at(1).get<T>()};
+}
+
 c10::IValue draw_varying(const Json& a, std::mt19937_64& rng) {
   auto draw_int = [&rng](const Json& n) {
     if (!is_drawn_number(n)) return n.get<int64_t>();
-    const auto lo = n.at("int").at(0).get<int64_t>(), hi = n.at("int").at(1).get<int64_t>();
+    const auto [lo, hi] = bounds_of<int64_t>(n, "int");
     return lo + static_cast<int64_t>(rng() % static_cast<uint64_t>(hi - lo + 1));
   };
   if (a.is_array()) {
     std::vector<int64_t> list;
+    list.reserve(a.size());
     for (const auto& n : a) list.push_back(draw_int(n));
     return list;
   }
   if (a.contains("int")) return draw_int(a);
-  const auto lo = a.at("float").at(0).get<double>(), hi = a.at("float").at(1).get<double>();
+  const auto [lo, hi] = bounds_of<double>(a, "float");
   return lo + (hi - lo) * std::uniform_real_distribution<double>(0.0, 1.0)(rng);
 }
 
@@ -176,9 +185,7 @@ std::vector<c10::IValue> make_stack(const SweepCase& c, const std::vector<at::Te
     } else if (is_out_token(a)) {
       out_dtype(c, a);  // throws for a dtype the sweep does not make
       stack.emplace_back(at::Tensor());  // made per call
-    } else if (is_varying_token(a)) {  // drawn per (thread, input), set per call
-      stack.emplace_back();
-    } else if (is_generator_token(a) || a.is_null()) {  // a generator is set per call
+    } else if (is_varying_token(a) || is_generator_token(a) || a.is_null()) {  // literals, generators: set per call
       stack.emplace_back();
     } else if (a.is_boolean()) {
       stack.emplace_back(a.get<bool>());
@@ -216,25 +223,45 @@ void collect_tensors(const c10::IValue& v, std::vector<at::Tensor>& out) {
   } else if (v.isTuple()) {
     for (const auto& e : v.toTupleRef().elements()) collect_tensors(e, out);
   } else if (v.isTensorList()) {
-    for (const at::Tensor& t : v.toTensorList().vec()) out.push_back(t);
+    const c10::List<at::Tensor> list = v.toTensorList();
+    for (size_t i = 0; i < list.size(); ++i) out.push_back(list.get(i));  // no copy of the list
   }
 }
 
-// Every output in one float64 tensor the oracle compares element by element: a header
-// [count, rank, sizes..., rank, sizes...] (so a wrong shape fails), then each output's values
-// (float16/bfloat16/float32 and integers up to 2^53 are exact in float64; booleans as 0/1).
-// The header is made on the host and, for an accelerator, uploaded once per distinct shape.
-at::Tensor pack_outputs(const std::vector<at::Tensor>& outputs, HeaderCache* cache) {
-  std::vector<double> header{static_cast<double>(outputs.size())};
+// The packed header of `outputs`, [count, rank, sizes..., rank, sizes...], into `header`.
+void write_header(const std::vector<at::Tensor>& outputs, std::vector<double>& header) {
+  header.assign(1, static_cast<double>(outputs.size()));
   for (const auto& o : outputs) {
     if (!o.defined()) throw std::runtime_error("the op returned an undefined tensor");
     header.push_back(static_cast<double>(o.dim()));
     for (int64_t d : o.sizes()) header.push_back(static_cast<double>(d));
   }
+}
+
+// Every output in one float64 tensor the oracle compares element by element: the header (so a
+// wrong shape fails), then each output's values (float16/bfloat16/float32 and integers up to
+// 2^53 are exact in float64; booleans as 0/1). One allocation: each part is copied into its slice.
+// On an accelerator the header comes from `cache` (uploaded once per distinct shape).
+at::Tensor pack_outputs(const std::vector<at::Tensor>& outputs, HeaderCache* cache) {
+  thread_local std::vector<double> header;  // reused: no allocation per call
+  write_header(outputs, header);
+  const auto header_size = static_cast<int64_t>(header.size());
+  int64_t total = header_size;
+  for (const auto& o : outputs) total += o.numel();
   const c10::Device device = outputs.empty() ? c10::Device(c10::kCPU) : outputs.front().device();
-  std::vector<at::Tensor> parts{cache != nullptr ? cache->header(header, device) : at::tensor(header, at::kDouble)};
-  for (const auto& o : outputs) parts.push_back(o.reshape(-1).to(at::kDouble));
-  return at::cat(parts);
+  at::Tensor packed = at::empty({total}, at::TensorOptions().dtype(at::kDouble).device(device));
+  if (device.is_cpu()) {
+    std::copy(header.begin(), header.end(), packed.data_ptr<double>());
+  } else {
+    packed.narrow(0, 0, header_size)
+        .copy_(cache != nullptr ? cache->on_device(header, device) : at::tensor(header, at::kDouble).to(device));
+  }
+  int64_t at = header_size;
+  for (const auto& o : outputs) {
+    packed.narrow(0, at, o.numel()).view(o.sizes()).copy_(o);
+    at += o.numel();
+  }
+  return packed;
 }
 
 // Appends the schema's defaults for the arguments the entry leaves out (a boxed call takes them all).
@@ -380,9 +407,13 @@ class SweepWorkload : public Workload, public Varied {
                   const std::optional<at::Generator>& gen, HeaderCache* header_cache,
                   const std::vector<c10::IValue>* literals) const {
     std::vector<c10::IValue> stack = t.values;
-    for (size_t k = 0; k < t.varying.size(); ++k) {
-      stack[t.varying[k]] = literals != nullptr ? literals->at(k) : draw_varying(case_.args[t.varying[k]], fixed_rng());
+    std::vector<c10::IValue> probe;
+    if (literals == nullptr && !t.varying.empty()) {  // a call outside prepare() (the variety probe)
+      std::mt19937_64 seed0(0);
+      probe = draws(seed0);
+      literals = &probe;
     }
+    for (size_t k = 0; k < t.varying.size(); ++k) stack[t.varying[k]] = literals->at(k);
     for (size_t k = 0; k < t.inputs.size(); ++k) {
       at::Tensor in = tensors.at(k);
       if (t.inputs[k].strided) in = in.slice(-1, 0, in.size(-1), 2);
@@ -390,24 +421,30 @@ class SweepWorkload : public Workload, public Varied {
     }
     // Held here until the outputs are read: a boxed out= op returning several tensors returns
     // references to its out arguments, which the call pops from the stack.
-    std::vector<at::Tensor> outs;
+    std::vector<at::Tensor> written;  // in-place targets and out= tensors: outputs too
+    for (const auto& slot : t.inputs) {
+      if (slot.cloned) written.push_back(stack[slot.position].toTensor());
+    }
     for (const auto& o : t.outs) {
-      outs.push_back(at::empty({0}, at::TensorOptions().dtype(o.dtype).device(device)));
-      stack[o.position] = outs.back();
+      written.push_back(at::empty({0}, at::TensorOptions().dtype(o.dtype).device(device)));
+      stack[o.position] = written.back();
     }
     for (size_t g : t.generators) stack[g] = gen ? c10::IValue(*gen) : c10::IValue();
-    std::vector<at::Tensor> written;  // in-place targets and out= tensors: outputs too
-    for (const auto& slot : t.inputs) if (slot.cloned) written.push_back(stack[slot.position].toTensor());
-    written.insert(written.end(), outs.begin(), outs.end());
     op_.callBoxed(&stack);
+    return pack_outputs(outputs_of(stack, written), header_cache);
+  }
+  // What the op returned, then each written argument it did not return (compared too).
+  static std::vector<at::Tensor> outputs_of(const std::vector<c10::IValue>& stack,
+                                            const std::vector<at::Tensor>& written) {
     std::vector<at::Tensor> outputs;
     for (const auto& v : stack) collect_tensors(v, outputs);
     if (outputs.empty()) throw std::runtime_error("the op returned no tensor");
-    for (const auto& w : written) {  // a written argument the op did not return is compared too
-      const bool returned = std::any_of(outputs.begin(), outputs.end(), [&](const at::Tensor& o) { return o.is_same(w); });
-      if (!returned) outputs.push_back(w);
+    for (const auto& w : written) {
+      if (std::none_of(outputs.begin(), outputs.end(), [&w](const at::Tensor& o) { return o.is_same(w); })) {
+        outputs.push_back(w);
+      }
     }
-    return pack_outputs(outputs, header_cache);
+    return outputs;
   }
   SweepCase case_;
   VarietySpec variety_;
@@ -428,18 +465,18 @@ class SweepWorkload : public Workload, public Varied {
     auto& inputs = literals_[static_cast<size_t>(thread)];
     if (inputs.size() <= static_cast<size_t>(input)) inputs.resize(static_cast<size_t>(input) + 1);
     std::mt19937_64 rng(input_seed(thread, input) * 31 + 5);
-    auto& slots = inputs[static_cast<size_t>(input)];
-    slots.clear();
+    inputs[static_cast<size_t>(input)] = draws(rng);
+  }
+  // One draw of each varying literal, in argument order.
+  std::vector<c10::IValue> draws(std::mt19937_64& rng) const {
+    std::vector<c10::IValue> slots;
+    slots.reserve(on_device_.varying.size());
     for (size_t position : on_device_.varying) slots.push_back(draw_varying(case_.args[position], rng));
+    return slots;
   }
   const std::vector<c10::IValue>* literals_of(int thread, int input) const {
     if (on_device_.varying.empty()) return nullptr;
     return &literals_.at(static_cast<size_t>(thread)).at(static_cast<size_t>(input));
-  }
-  // For a call outside prepare() (the variety probe): the draws of seed 0.
-  static std::mt19937_64& fixed_rng() {
-    static thread_local std::mt19937_64 rng(0);
-    return rng;
   }
 };
 
@@ -624,9 +661,7 @@ PackedOutputs packed_outputs_of(const at::Tensor& packed) {
   }
   for (const auto& s : layout.shapes) {
     layout.offsets.push_back(at);
-    int64_t n = 1;
-    for (int64_t d : s) n *= d;
-    at += n;
+    at += c10::multiply_integers(s);
   }
   return layout;
 }
