@@ -3,10 +3,12 @@
 #include <ATen/ATen.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <memory>
 #include <stdexcept>
+#include <vector>
 
 #include "torchstress/value_oracle.h"
 
@@ -23,9 +25,15 @@ File open_file(const std::string& path, const char* mode) {
   return f;
 }
 
+void write_bytes(std::FILE* f, const void* data, size_t bytes, const std::string& path) {
+  if (bytes > 0 && std::fwrite(data, 1, bytes, f) != bytes) {
+    throw std::runtime_error(fmt::format("cannot write '{}'", path));
+  }
+}
+
 template <typename T>
 void put(std::FILE* f, const T& v, const std::string& path) {
-  if (std::fwrite(&v, sizeof v, 1, f) != 1) throw std::runtime_error(fmt::format("cannot write '{}'", path));
+  write_bytes(f, &v, sizeof v, path);
 }
 
 template <typename T>
@@ -38,22 +46,19 @@ T get(std::FILE* f, const std::string& path) {
 }
 
 void put_tensor(std::FILE* f, const at::Tensor& t, const std::string& path) {
-  const at::Tensor h = host_copy(t);
+  const at::Tensor h = t.device().is_cpu() && t.is_contiguous() ? t : host_copy(t);
   put(f, static_cast<int32_t>(h.scalar_type()), path);
   put(f, static_cast<int64_t>(h.dim()), path);
   for (int64_t d : h.sizes()) put(f, d, path);
-  const auto bytes = static_cast<size_t>(h.numel()) * h.element_size();
-  if (bytes > 0 && std::fwrite(h.data_ptr(), 1, bytes, f) != bytes) {
-    throw std::runtime_error(fmt::format("cannot write '{}'", path));
-  }
+  write_bytes(f, h.data_ptr(), static_cast<size_t>(h.numel()) * h.element_size(), path);
 }
 
 at::Tensor get_tensor(std::FILE* f, const std::string& path) {
   const auto type = static_cast<at::ScalarType>(get<int32_t>(f, path));
   const auto dims = get<int64_t>(f, path);
   if (dims < 0 || dims > 64) throw std::runtime_error(fmt::format("references file '{}' is malformed", path));
-  std::vector<int64_t> sizes;
-  for (int64_t d = 0; d < dims; ++d) sizes.push_back(get<int64_t>(f, path));
+  std::vector<int64_t> sizes(static_cast<size_t>(dims));
+  for (auto& d : sizes) d = get<int64_t>(f, path);
   at::Tensor h = at::empty(sizes, at::TensorOptions().dtype(type));
   const auto bytes = static_cast<size_t>(h.numel()) * h.element_size();
   if (bytes > 0 && std::fread(h.data_ptr(), 1, bytes, f) != bytes) {
@@ -66,9 +71,7 @@ at::Tensor get_tensor(std::FILE* f, const std::string& path) {
 
 void save_references(const std::string& path, const HostReferences& refs) {
   File f = open_file(path, "wb");
-  if (std::fwrite(kMagic, 1, sizeof kMagic, f.get()) != sizeof kMagic) {
-    throw std::runtime_error(fmt::format("cannot write '{}'", path));
-  }
+  write_bytes(f.get(), kMagic, sizeof kMagic, path);
   put(f.get(), static_cast<int64_t>(refs.size()), path);
   for (const auto& per_thread : refs) {
     put(f.get(), static_cast<int64_t>(per_thread.size()), path);

@@ -33,7 +33,10 @@ const std::string& own_folder() {
       throw std::runtime_error(fmt::format("cannot make a folder for clean references at '{}'", pattern));
     }
     setenv(kFolderVariable, pattern.c_str(), 1);  // inherited by the rounds this process spawns
-    std::atexit([] { remove_tree(std::getenv(kFolderVariable)); });
+    // From the environment: `folder` is destroyed before this handler runs (registered first).
+    std::atexit([] {
+      if (const char* made = std::getenv(kFolderVariable)) remove_tree(made);
+    });
     return pattern;
   }();
   return folder;
