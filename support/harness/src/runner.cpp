@@ -355,16 +355,6 @@ std::vector<ErrorRecord> run_once_released_together(const RunSpec& spec, const s
   return sink.errors();
 }
 
-// The references of a cold round: made in a clean process and handed over (`clean`), else made
-// here after the race (a first-use bug that stays for the process could then hide in them).
-void cold_references(Workload& w, const HostReferences* clean) {
-  if (clean != nullptr) {
-    w.adopt_references(*clean);
-  } else {
-    w.compute_references();
-  }
-}
-
 RunResult run_cold(Workload& w, const RunSpec& spec, const HostReferences* clean_references) {
   w.prepare_inputs(spec.threads);
   const auto n = static_cast<size_t>(spec.threads);
@@ -382,7 +372,13 @@ RunResult run_cold(Workload& w, const RunSpec& spec, const HostReferences* clean
     sync_thread_work(w.device_of(t), spec.sync);
   });
   r.wall_seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  cold_references(w, clean_references);  // after the cold calls: a reference pass first would warm the caches
+  // After the cold calls (a reference pass first would warm the caches). Made here, a first-use
+  // bug that stays for the process could hide in them: a clean process's are preferred.
+  if (clean_references != nullptr) {
+    w.adopt_references(*clean_references);
+  } else {
+    w.compute_references();
+  }
   for (int t = 0; t < spec.threads; ++t) {
     const auto& out = outputs[static_cast<size_t>(t)];
     const bool threw = std::any_of(r.errors.begin(), r.errors.end(), [t](const ErrorRecord& e) { return e.thread == t; });
