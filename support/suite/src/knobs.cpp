@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <initializer_list>
 #include <regex>
 #include <utility>
 
@@ -14,6 +15,18 @@ namespace {
 
 [[noreturn]] void reject(const std::string& variable, const std::string& text, const char* accepted) {
   throw KnobError(fmt::format("torchstress: {}='{}' is not accepted; accepted: {}", variable, text, accepted));
+}
+
+// `text` as the value of one of `choices`, else rejected naming every choice.
+template <typename E>
+E parse_choice(const std::string& variable, const std::string& text,
+               std::initializer_list<std::pair<const char*, E>> choices) {
+  for (const auto& [name, value] : choices) {
+    if (text == name) return value;
+  }
+  std::string accepted;
+  for (const auto& choice : choices) accepted += (accepted.empty() ? "" : ", ") + std::string(choice.first);
+  reject(variable, text, accepted.c_str());
 }
 
 std::string env_or(const char* name, const std::string& fallback, bool* overridden) {
@@ -68,22 +81,17 @@ std::string parse_device_spec(const std::string& variable, const std::string& te
 }
 
 StreamPolicy parse_stream_policy(const std::string& variable, const std::string& text) {
-  if (text == "shared") return StreamPolicy::kShared;
-  if (text == "per-thread") return StreamPolicy::kPerThread;
-  reject(variable, text, "shared, per-thread");
+  return parse_choice<StreamPolicy>(variable, text,
+                                    {{"shared", StreamPolicy::kShared}, {"per-thread", StreamPolicy::kPerThread}});
 }
 
 SyncPolicy parse_sync_policy(const std::string& variable, const std::string& text) {
-  if (text == "stream") return SyncPolicy::kStream;
-  if (text == "device") return SyncPolicy::kDevice;
-  if (text == "none") return SyncPolicy::kNone;
-  reject(variable, text, "stream, device, none");
+  return parse_choice<SyncPolicy>(
+      variable, text, {{"stream", SyncPolicy::kStream}, {"device", SyncPolicy::kDevice}, {"none", SyncPolicy::kNone}});
 }
 
 CheckCapture parse_check_capture(const std::string& variable, const std::string& text) {
-  if (text == "copy") return CheckCapture::kCopy;
-  if (text == "keep") return CheckCapture::kKeep;
-  reject(variable, text, "copy, keep");
+  return parse_choice<CheckCapture>(variable, text, {{"copy", CheckCapture::kCopy}, {"keep", CheckCapture::kKeep}});
 }
 
 std::string parse_control_kind(const std::string& variable, const std::string& text) {
@@ -94,10 +102,8 @@ std::string parse_control_kind(const std::string& variable, const std::string& t
 }
 
 SchedulePolicy parse_schedule_policy(const std::string& variable, const std::string& text) {
-  if (text == "mixed") return SchedulePolicy::kMixed;
-  if (text == "noise") return SchedulePolicy::kNoise;
-  if (text == "pct") return SchedulePolicy::kPct;
-  reject(variable, text, "mixed, noise, pct");
+  return parse_choice<SchedulePolicy>(
+      variable, text, {{"mixed", SchedulePolicy::kMixed}, {"noise", SchedulePolicy::kNoise}, {"pct", SchedulePolicy::kPct}});
 }
 
 std::optional<long> parse_optional_count(const std::string& variable, const std::string& text) {
