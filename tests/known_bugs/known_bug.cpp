@@ -191,12 +191,7 @@ ForkOutcome fork_with_deadline(const std::function<int()>& body, std::chrono::du
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  if (WIFSIGNALED(status)) {
-    out.signaled = true;
-    out.signal = WTERMSIG(status);
-  } else if (WIFEXITED(status)) {
-    out.exit_code = WEXITSTATUS(status);
-  }
+  set_wait_status(status, out);
   return out;
 }
 

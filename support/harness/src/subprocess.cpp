@@ -108,12 +108,7 @@ ChildResult run_child(const std::vector<std::string>& argv, const std::map<std::
   int status = 0;
   ::waitpid(pid, &status, 0);
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  if (WIFSIGNALED(status)) {
-    r.signaled = true;
-    r.signal = WTERMSIG(status);
-  } else if (WIFEXITED(status)) {
-    r.exit_code = WEXITSTATUS(status);
-  }
+  set_wait_status(status, r);
   return r;
 }
 

@@ -2,6 +2,8 @@
 // self-tests run the suite's own binary this way to prove that it fails when it should.
 #pragma once
 
+#include <sys/wait.h>
+
 #include <chrono>
 #include <map>
 #include <string>
@@ -24,6 +26,18 @@ struct ChildResult {
 // (an empty value unsets the variable).
 ChildResult run_child(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
                       std::chrono::duration<double> deadline);
+
+// A waitpid() status into any result with `signaled`, `signal` and `exit_code` (ChildResult,
+// a fork's outcome); left as is when the child neither exited nor was killed.
+template <typename Result>
+void set_wait_status(int status, Result& r) {
+  if (WIFSIGNALED(status)) {
+    r.signaled = true;
+    r.signal = WTERMSIG(status);
+  } else if (WIFEXITED(status)) {
+    r.exit_code = WEXITSTATUS(status);
+  }
+}
 
 // "SIGSEGV", "SIGABRT", ... or "signal N".
 std::string signal_name(int sig);
