@@ -57,6 +57,7 @@ bad_catalogue "name GoogleTest refuses" bad_name "case name 'add-with-dash_float
 bad_catalogue "unknown key" unknown_key "key 'dtype' is not accepted; accepted: op, args, name, shape, dtypes, layouts"
 bad_catalogue "empty dtypes" empty_dtypes "\"dtypes\" is []; accepted: a non-empty list of names (leave the key out for float32)"
 bad_catalogue "tol without its reason" tol_without_reason "\"tol\" loosens the exact same-device check and needs \"tol_reason\""
+bad_catalogue "values-only CPU check without its reason" values_only_without_reason "\"vs_cpu_values_only\" is true; accepted: the reason the CPU cross-check may compare only the first output"
 bad_catalogue "empty layouts" empty_layouts "\"layouts\" is []; accepted: a non-empty list of names (leave the key out for contiguous)"
 expect_usage_error "sweep with TORCHSTRESS_CONTROL=either" "TORCHSTRESS_CONTROL='wrong value|exception' is not accepted; accepted: wrong value, exception, crash, hang (one kind)" \
   env TORCHSTRESS_CONTROL='wrong value|exception' "$sweep"

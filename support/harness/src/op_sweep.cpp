@@ -264,6 +264,19 @@ at::Tensor pack_outputs(const std::vector<at::Tensor>& outputs, HeaderCache* cac
   return packed;
 }
 
+// The leading part of a host packed output: its header and the first output's values.
+at::Tensor header_and_first_output(const at::Tensor& packed) {
+  const double* h = packed.data_ptr<double>();
+  const auto count = static_cast<int64_t>(h[0]);
+  int64_t at = 1, first_numel = 1;
+  for (int64_t i = 0; i < count; ++i) {
+    const auto rank = static_cast<int64_t>(h[at]);
+    for (int64_t d = 0; d < rank && i == 0; ++d) first_numel *= static_cast<int64_t>(h[at + 1 + d]);
+    at += 1 + rank;
+  }
+  return packed.narrow(0, 0, std::min(packed.numel(), at + (count > 0 ? first_numel : 0)));
+}
+
 // Appends the schema's defaults for the arguments the entry leaves out (a boxed call takes them all).
 void fill_defaults(const c10::FunctionSchema& schema, std::vector<c10::IValue>& stack) {
   const auto& params = schema.arguments();
@@ -339,7 +352,7 @@ at::Tensor copy_keeping_strides(const at::Tensor& t) {
 class SweepWorkload : public Workload, public Varied {
  public:
   SweepWorkload(SweepCase c, c10::Device d)
-      : Workload(d, c.same_device, c.vs_cpu),
+      : Workload(d, c.same_device_on(d), c.vs_cpu),
         case_(std::move(c)),
         name_(case_.name()),
         op_(find_op(case_)),
@@ -348,6 +361,10 @@ class SweepWorkload : public Workload, public Varied {
         shared_generator_(std::find(case_.args.begin(), case_.args.end(), Json("gen:shared")) != case_.args.end()) {}
   const char* name() const override { return name_.c_str(); }
   bool packs_outputs() const override { return true; }
+  // The header and the first output only, when the entry says why (vs_cpu_values_only).
+  at::Tensor comparable_with_cpu(const at::Tensor& host_output) const override {
+    return case_.vs_cpu_values_only.empty() ? host_output : header_and_first_output(host_output);
+  }
   // Shape variety: the case's first dimension scaled per (thread, input) by one of the scales the
   // op accepts with the case's other arguments (each tried once, single-threaded, on the CPU).
   void vary(const VarietySpec& v) override {
@@ -519,6 +536,8 @@ SweepCase case_of(const Json& e, const std::string& dtype, const std::string& la
                          "\"tol_reason\": \"why a single-threaded replay differs, and the measured spread\"");
   }
   c.same_device = tolerance_of(e, dtype, "tol", same_device);
+  c.tol_devices = e.value("tol_devices", std::vector<std::string>{});
+  c.vs_cpu_values_only = e.value("vs_cpu_values_only", std::string());
   c.vs_cpu = tolerance_of(e, dtype, "tol_vs_cpu", vs_cpu);
   c.since = e.value("since", std::string());
   c.label = e.value("name", std::string());
@@ -558,8 +577,9 @@ bool is_version(const std::string& v) {
 }
 
 // Every key an entry may have (tests/sweep/README.md): any other is a typo that would be ignored.
-constexpr const char* kEntryKeys[] = {"op",  "args",       "name",       "shape", "dtypes", "layouts",
-                                      "tol", "tol_reason", "tol_vs_cpu", "since"};
+constexpr const char* kEntryKeys[] = {"op",         "args",       "name",        "shape",
+                                      "dtypes",     "layouts",    "tol",         "tol_reason",
+                                      "tol_devices", "tol_vs_cpu", "vs_cpu_values_only", "since"};
 
 void check_entry(const Json& e) {
   if (!e.is_object() || !e.contains("op") || !e["op"].is_string() || !e.contains("args") || !e["args"].is_array()) {
@@ -572,12 +592,20 @@ void check_entry(const Json& e) {
       throw CatalogueError(fmt::format("key '{}' is not accepted; accepted: {}", key, accepted));
     }
   }
-  for (const char* list : {"dtypes", "layouts"}) {
+  if (e.contains("vs_cpu_values_only") &&
+      (!e["vs_cpu_values_only"].is_string() || e["vs_cpu_values_only"].get<std::string>().empty())) {
+    throw CatalogueError(fmt::format("\"vs_cpu_values_only\" is {}; accepted: the reason the CPU cross-check may "
+                                     "compare only the first output (e.g. ties ordered differently per backend)",
+                                     e["vs_cpu_values_only"].dump()));
+  }
+  for (const char* list : {"dtypes", "layouts", "tol_devices"}) {
     if (!e.contains(list)) continue;
     const Json& v = e[list];
     if (!v.is_array() || v.empty() || !std::all_of(v.begin(), v.end(), [](const Json& x) { return x.is_string(); })) {
       throw CatalogueError(fmt::format("\"{}\" is {}; accepted: a non-empty list of names (leave the key out for {})",
-                                       list, v.dump(), std::string(list) == "dtypes" ? "float32" : "contiguous"));
+                                       list, v.dump(), std::string(list) == "dtypes"    ? "float32"
+                                                       : std::string(list) == "layouts" ? "contiguous"
+                                                                                        : "every device"));
     }
   }
   if (e.contains("since") &&
@@ -589,6 +617,12 @@ void check_entry(const Json& e) {
 }
 
 }  // namespace
+
+Tolerance SweepCase::same_device_on(c10::Device d) const {
+  if (tol_devices.empty()) return same_device;
+  const std::string type = c10::DeviceTypeName(d.type(), /*lower_case=*/true);
+  return std::find(tol_devices.begin(), tol_devices.end(), type) != tol_devices.end() ? same_device : Tolerance{};
+}
 
 std::string SweepCase::name() const {
   const std::string base =

@@ -200,9 +200,9 @@ void Workload::cross_check_with_cpu() {
     return;
   }
   if (!cpu_out.defined()) return;  // the workload has no CPU twin (a device-only op)
-  const at::Tensor cpu_ref = host_copy(cpu_out);
+  const at::Tensor cpu_ref = comparable_with_cpu(host_copy(cpu_out));
   const Tolerance scaled{0.0, cpu_tolerance_.atol + cpu_tolerance_.rtol * host_absmax(cpu_ref)};
-  const Comparison c = compare_on_host(references_[0][0], cpu_ref, scaled);
+  const Comparison c = compare_on_host(comparable_with_cpu(references_[0][0]), cpu_ref, scaled);
   if (!c.ok()) {
     throw std::runtime_error(fmt::format("{} on {} disagrees with the CPU before any threading: {}", name(),
                                          device_.str(), c.describe()));

@@ -26,8 +26,11 @@ struct SweepCase {
   std::vector<int64_t> shape;
   std::string dtype;   // float32 | float64 | float16 | bfloat16 | int64 | int32 | bool
   std::string layout;  // contiguous | transposed | strided
-  Tolerance same_device;
+  Tolerance same_device;  // on the devices in tol_devices (every device when it is empty)
+  std::vector<std::string> tol_devices;  // "cuda", "mps", "cpu": where the entry's "tol" applies
   Tolerance vs_cpu;
+  std::string vs_cpu_values_only;  // why the CPU cross-check compares only the first output, or ""
+  Tolerance same_device_on(c10::Device d) const;  // exact on a device "tol" does not name
   std::string since;   // lowest LibTorch version ("2.0"), "" for any
   std::string label;   // the entry's "name", when one op has several entries
   std::string name() const;  // "index_select_float32_contiguous": a gtest and ctest name

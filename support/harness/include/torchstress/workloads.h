@@ -110,6 +110,9 @@ class Workload {
   virtual std::string same_output_for_every_thread() const { return ""; }
   // The op on the CPU copy of the model, for the cross-check; undefined when there is none.
   virtual at::Tensor run_on_cpu(const std::vector<at::Tensor>& cpu_inputs) = 0;
+  // The part of a host output the CPU cross-check compares (all of it unless a workload says
+  // otherwise, e.g. a sort's indices where ties are ordered differently by each backend).
+  virtual at::Tensor comparable_with_cpu(const at::Tensor& host_output) const { return host_output; }
 
  private:
   c10::Device device_;
