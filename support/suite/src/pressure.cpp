@@ -18,6 +18,13 @@ namespace torchstress {
 namespace {
 
 // Varies `w` unless that calls its op (a cold round's first call must be the race's).
+bool knob_overridden(const std::string& name) {
+  for (const auto& k : knobs().all) {
+    if (k.name == name) return k.overridden;
+  }
+  return false;
+}
+
 void vary(Workload& w, const VarietySpec& v) {
   if (auto* varied = dynamic_cast<Varied*>(&w); varied != nullptr && !varied->vary_calls_op()) varied->vary(v);
 }
@@ -52,6 +59,11 @@ WarmPressure run_warm_pressure(Workload& w, RunSpec spec) {
   soak.stop_at_first_error = true;
   soak.keep_prepared = true;
   soak.sync = SyncPolicy::kNone;
+  // Unless CUDA_STREAMS was set, the soak issues on a pool stream per thread: stream-ordering bugs
+  // hide on the shared default stream (it serialises the threads' work) while others show only
+  // there, so the budget gives each stream policy a part (the warm part keeps the knob's, shared).
+  if (!knob_overridden("CUDA_STREAMS")) soak.cuda_streams = StreamPolicy::kPerThread;
+  p.soak_on_pool_streams = w.device().is_cuda() && soak.cuda_streams == StreamPolicy::kPerThread;
   if (spec.schedule != SchedulePolicy::kNoise) {
     soak.pct.depth = static_cast<int>(knobs().pct_depth);
     soak.noise.level = 0.0;
@@ -69,12 +81,12 @@ void record_warm_pressure(const WarmPressure& p) {
   const RunResult& t = p.threaded;
   logger("pressure")->info(
       "pressure applied to {}: {} calls in {:.2f} s by {} threads (warm threaded: {} calls in {:.2f} s, {}; "
-      "pipelined soak: {} calls in {:.2f} s, {}){}",
+      "pipelined soak: {} calls in {:.2f} s, {}{}){}",
       t.workload, p.calls(), p.seconds(), t.threads, t.total_ops, t.wall_seconds,
       t.pct.on() ? fmt::format("PCT depth {}", t.pct.depth) : t.noise.on() ? fmt::format("noise {:.2g}", t.noise.level) : "no noise",
       p.soak.total_ops, p.soak.wall_seconds,
       p.soak.pct.on() ? fmt::format("PCT depth {}, {} epochs", p.soak.pct.depth, p.soak.pct_epochs) : "noise",
-      p.varied ? fmt::format("; shapes and lifetimes varied, seed {}", t.variety.seed) : "");
+      p.soak_on_pool_streams ? ", a pool stream per thread" : "",      p.varied ? fmt::format("; shapes and lifetimes varied, seed {}", t.variety.seed) : "");
 }
 
 RoundsSummary run_cold_pressure(const std::string& key, const WorkloadFactory& make,

@@ -19,6 +19,7 @@ namespace torchstress {
 struct WarmPressure {
   RunResult threaded;
   RunResult soak;  // not run (no ops) when the threaded part already failed, or without a budget
+  bool soak_on_pool_streams = false;  // CUDA: the soak part issued on a pool stream per thread
   bool varied = false;  // the workload's inputs vary (op:<ns>::<op> and the sweep; not the seed's workloads)
   long calls() const { return threaded.total_ops + soak.total_ops; }
   double seconds() const { return threaded.wall_seconds + soak.wall_seconds; }
@@ -26,7 +27,8 @@ struct WarmPressure {
 };
 
 // The warm part of spec.pressure on `w`: warm threaded work for pressure.warm(), then a pipelined
-// soak (no sync per op) for pressure.soak(), each stopping at its first error. `w` is prepared
+// soak (no sync per op; on CUDA a pool stream per thread unless CUDA_STREAMS is set) for
+// pressure.soak(), each stopping at its first error. `w` is prepared
 // here unless spec.keep_prepared. Without a budget: spec.iterations per thread, threaded only.
 WarmPressure run_warm_pressure(Workload& w, RunSpec spec);
 // record_run() of both parts (the soak's figures prefixed soak_), the pressure figures
