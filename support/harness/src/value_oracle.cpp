@@ -168,6 +168,18 @@ Comparison compare_on_host(const at::Tensor& out, const at::Tensor& ref, Toleran
 
 at::Tensor to_host(const at::Tensor& t) { return !t.defined() || t.device().is_cpu() ? t : t.to(at::kCPU); }
 
+at::Tensor to_host_staged(const at::Tensor& t) {
+  if (!t.defined() || !t.is_cuda()) return to_host(t);
+  thread_local at::Tensor pinned;  // grown, never shrunk: one buffer per checking thread
+  const int64_t bytes = t.numel() * static_cast<int64_t>(t.element_size());
+  if (!pinned.defined() || pinned.numel() < bytes) {
+    pinned = at::empty({std::max<int64_t>(bytes, 1)}, at::TensorOptions().dtype(at::kByte).pinned_memory(true));
+  }
+  at::Tensor host = at::from_blob(pinned.data_ptr(), t.sizes(), at::TensorOptions().dtype(t.dtype()));
+  host.copy_(t);  // blocking: the bytes are on the host when it returns
+  return host;
+}
+
 at::Tensor host_copy(const at::Tensor& t) {
   at::Tensor h = at::empty(t.sizes(), t.options().device(at::kCPU).memory_format(at::MemoryFormat::Contiguous));
   h.copy_(t);

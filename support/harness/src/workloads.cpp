@@ -239,7 +239,7 @@ bool is_missing_kernel(const std::exception& e) {
 
 std::optional<ErrorRecord> Workload::check(int thread, const at::Tensor& output, int input) const {
   const auto& ref = references_[static_cast<size_t>(thread)][static_cast<size_t>(input)];
-  const Comparison c = compare_on_host(to_host(output), ref, tolerance_);
+  const Comparison c = compare_on_host(to_host_staged(output), ref, tolerance_);
   if (c.ok()) return std::nullopt;
   return error_of(c);
 }
@@ -266,7 +266,7 @@ std::vector<std::pair<size_t, ErrorRecord>> Workload::check_stacked(int thread, 
                                                                     const at::Tensor& stacked) const {
   // One download for the whole batch, then each output against its input's reference on the host.
   std::vector<std::pair<size_t, ErrorRecord>> wrong;
-  const at::Tensor host = to_host(stacked);
+  const at::Tensor host = to_host_staged(stacked);
   const auto cycle = references_[static_cast<size_t>(thread)].size();
   for (size_t k = 0; k < static_cast<size_t>(host.size(0)); ++k) {
     const at::Tensor output = host.select(0, static_cast<int64_t>(k));
