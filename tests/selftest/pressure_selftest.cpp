@@ -120,6 +120,22 @@ class StaleOutputWorkload : public Workload {
   std::vector<at::Tensor> first_;
 };
 
+// Inputs seeded by the input index alone: every thread computes the same outputs, so another
+// thread's output would pass; prepare refuses the workload instead of running a test that cannot fail.
+class SameInputsEveryThreadWorkload : public StaleOutputWorkload {
+ protected:
+  std::vector<at::Tensor> make_inputs(int /*thread*/, int input) const override {
+    return {seeded_randn({8, 8}, input_seed(0, input))};
+  }
+};
+
+TEST(CannotFail, InputsThatDifferOnlyByInputIndexAreRefusedAtPrepare) {
+  SameInputsEveryThreadWorkload same;
+  EXPECT_THROW(same.prepare(4, 3), CannotFailError);
+  StaleOutputWorkload differs;
+  EXPECT_NO_THROW(differs.prepare(4, 3));
+}
+
 TEST(FreshInputs, AStaleOutputFailsWithSeveralInputsPerThreadAndPassesWithOne) {
   for (int inputs : {1, 4}) {
     StaleOutputWorkload w;
