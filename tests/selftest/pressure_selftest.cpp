@@ -124,6 +124,7 @@ class StaleOutputWorkload : public Workload {
 // thread's output would pass; prepare refuses the workload instead of running a test that cannot fail.
 class SameInputsEveryThreadWorkload : public StaleOutputWorkload {
  protected:
+  using StaleOutputWorkload::make_inputs;
   std::vector<at::Tensor> make_inputs(int /*thread*/, int input) const override {
     return {seeded_randn({8, 8}, input_seed(0, input))};
   }
