@@ -65,6 +65,8 @@ detect="$build_dir/tools/detection/torchstress_detection_table"
 expect_usage_error "detection table --runs 0" "--runs='0' is not accepted; accepted: a whole number >= 1" "$detect" --runs 0
 expect_usage_error "detection table --modes warm" "--modes entry 'warm' is not accepted; accepted: quick, release, threaded, cold, soak" \
   "$detect" --battery "$battery" --op-library "$battery" --catalogue tests/detection/zoo_catalogue.json --results /tmp/x --modes warm
+expect_usage_error "detection table --ops without its namespace" "--ops 'lazy_table' is not in tests/detection/zoo_catalogue.json; accepted: an op the catalogue names" \
+  "$detect" --battery "$battery" --op-library "$battery" --catalogue tests/detection/zoo_catalogue.json --results /tmp/x --ops lazy_table
 expect_usage_error "report without arguments" "--results and --out are required; accepted: torchstress_report --results DIR --out DIR" "$report"
 expect_usage_error "report with an unknown flag" "unknown argument '--bogus'" "$report" --bogus
 expect_usage_error "report with a missing JUnit file" "CTest JUnit file /nonexistent/junit.xml cannot be read" \

@@ -45,6 +45,12 @@ std::vector<CatalogueEntry> catalogue_for_run(const Options& o) {
   } catch (const std::runtime_error& e) {
     throw UsageError(fmt::format("--catalogue: {}", e.what()));
   }
+  for (const auto& op : o.ops) {  // a misspelt op would measure nothing and exit 0
+    if (std::none_of(all.begin(), all.end(), [&](const CatalogueEntry& c) { return c.op == op; })) {
+      throw UsageError(fmt::format("--ops '{}' is not in {}; accepted: an op the catalogue names, e.g. '{}'", op,
+                                   o.catalogue, all.empty() ? std::string("ns::op") : all.front().op));
+    }
+  }
   std::vector<CatalogueEntry> out;
   for (auto& c : all) {
     const bool wanted = o.ops.empty() || std::find(o.ops.begin(), o.ops.end(), c.op) != o.ops.end();
