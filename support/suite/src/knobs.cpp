@@ -172,11 +172,21 @@ Knobs load_knobs_from_environment() {
   return k;
 }
 
-std::string Knobs::text_of(const std::string& name) const {
+const KnobValue* Knobs::find(const std::string& name) const {
   for (const auto& v : all) {
-    if (v.name == name) return v.text;
+    if (v.name == name) return &v;
   }
-  return "";
+  return nullptr;
+}
+
+std::string Knobs::text_of(const std::string& name) const {
+  const KnobValue* v = find(name);
+  return v != nullptr ? v->text : "";
+}
+
+bool Knobs::overridden(const std::string& name) const {
+  const KnobValue* v = find(name);
+  return v != nullptr && v->overridden;
 }
 
 int print_numeric_knobs() {

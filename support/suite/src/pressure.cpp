@@ -18,13 +18,6 @@ namespace torchstress {
 namespace {
 
 // Varies `w` unless that calls its op (a cold round's first call must be the race's).
-bool knob_overridden(const std::string& name) {
-  for (const auto& k : knobs().all) {
-    if (k.name == name) return k.overridden;
-  }
-  return false;
-}
-
 void vary(Workload& w, const VarietySpec& v) {
   if (auto* varied = dynamic_cast<Varied*>(&w); varied != nullptr && !varied->vary_calls_op()) varied->vary(v);
 }
@@ -62,7 +55,7 @@ WarmPressure run_warm_pressure(Workload& w, RunSpec spec) {
   // Unless CUDA_STREAMS was set, the soak issues on a pool stream per thread: stream-ordering bugs
   // hide on the shared default stream (it serialises the threads' work) while others show only
   // there, so the budget gives each stream policy a part (the warm part keeps the knob's, shared).
-  if (!knob_overridden("CUDA_STREAMS")) soak.cuda_streams = StreamPolicy::kPerThread;
+  if (!knobs().overridden("CUDA_STREAMS")) soak.cuda_streams = StreamPolicy::kPerThread;
   p.soak_on_pool_streams = w.device().is_cuda() && soak.cuda_streams == StreamPolicy::kPerThread;
   if (spec.schedule != SchedulePolicy::kNoise) {
     soak.pct.depth = static_cast<int>(knobs().pct_depth);

@@ -101,6 +101,10 @@ struct Knobs {
 
   // The text of knob `name` (e.g. "INJECT") as given or defaulted; "" for an unknown name.
   std::string text_of(const std::string& name) const;
+  // True when knob `name` was set from the environment (false for an unknown name).
+  bool overridden(const std::string& name) const;
+  // Knob `name`'s value, or nullptr for an unknown name.
+  const KnobValue* find(const std::string& name) const;
 };
 
 // Reads and validates every knob from the environment. Throws KnobError on the first bad value.
