@@ -22,6 +22,9 @@ TORCHSTRESS_SECTION(Soak, soak);
 void RunSoak(RunSpec spec, std::chrono::duration<double> duration) {
   auto w = make_workload(knobs().workload, device_under_test());
   spec.duration = duration;
+  // Noise half the time: in the quiet half the threads run as the seed's loop did, preempted by
+  // the OS inside ops, which pauses at op boundaries make rare (run_spec.h, NoiseSpec).
+  spec.noise.quiet_period = std::chrono::milliseconds(500);
   spec.on_progress = [](const Progress& p) {
     logger("soak")->info("elapsed {:.0f} s, {} ops, {:.1f} ops/s now, {} errors", p.elapsed_s, p.ops,
                          p.current_ops_per_s, p.errors);

@@ -1,5 +1,6 @@
-// Self-tests of pressure by time (issue 21): an op workload's input shapes follow the run's seed
-// (varied per thread and input, the same for the same seed: replayable), forked cold rounds keep
+// Self-tests of pressure by time (issue 21): an op workload's input shapes and dtypes follow the
+// run's seed (varied per thread and input, the same for the same seed: replayable), the budget's
+// warm parts run under their explorers, quiet periods silence the noise, forked cold rounds keep
 // going after a crashed round and name its signal, and the PCT schedule lets the top threads run.
 #include <ATen/ATen.h>
 #include <gmock/gmock.h>
@@ -8,10 +9,15 @@
 #include <csignal>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "torchstress/forked_rounds.h"
+#include "torchstress/knobs.h"
 #include "torchstress/pct_schedule.h"
+#include "torchstress/pressure.h"
+#include "torchstress/run_spec_from_knobs.h"
+#include "torchstress/schedule_noise.h"
 #include "torchstress/results.h"
 #include "torchstress/variety.h"
 #include "torchstress/workloads.h"
@@ -43,6 +49,81 @@ TEST(Variety, OpInputsTakeRaggedShapesThatTheSeedReplays) {
   EXPECT_LT(distinct.size(), a.size()) << "some inputs should share a shape (a shape-keyed cache gets hits too)";
   EXPECT_EQ(ShapesUnder(42, 8, 4), a) << "the same seed must give the same shapes";
   EXPECT_NE(ShapesUnder(43, 8, 4), a) << "another seed should give other shapes";
+}
+
+// The dtypes thread t's inputs take once the op's accepted dtypes are probed.
+std::vector<c10::ScalarType> DtypesOf(const std::string& workload, uint64_t seed, std::vector<c10::ScalarType>* probed) {
+  auto w = make_workload(workload, c10::Device(c10::kCPU));
+  auto& varied = dynamic_cast<Varied&>(*w);
+  const VarietySpec v = varied.probed(VarietySpec{true, seed});
+  *probed = v.dtypes;
+  varied.vary(v);
+  w->prepare(8, 4);
+  std::vector<c10::ScalarType> dtypes;
+  for (int t = 0; t < 8; ++t) {
+    for (int i = 0; i < 4; ++i) {
+      w->use_input(t, i);
+      dtypes.push_back(w->run_once(t).scalar_type());
+    }
+  }
+  return dtypes;
+}
+
+TEST(Variety, OpInputsTakeTheDtypesTheOpAcceptsAndThreadZerosFirstStaysFloat32) {
+  std::vector<c10::ScalarType> accepted;
+  const auto a = DtypesOf("op:aten::relu", 42, &accepted);
+  EXPECT_THAT(accepted, ::testing::ElementsAre(at::kFloat, at::kDouble, at::kBFloat16, at::kHalf));
+  EXPECT_EQ(dtype_list_text(accepted), "float32, float64, bfloat16, float16");
+  EXPECT_EQ(a.front(), at::kFloat) << "the CPU cross-check's input (thread 0, input 0) keeps float32";
+  EXPECT_GE(std::set<c10::ScalarType>(a.begin(), a.end()).size(), 3u) << "32 inputs draw several dtypes";
+  std::vector<c10::ScalarType> again;
+  EXPECT_EQ(DtypesOf("op:aten::relu", 42, &again), a) << "the same seed must give the same dtypes";
+  // An op that takes float32 only (the zoo's checked_input; here an integer-only op's refusal is the
+  // same): aten::bitwise_not rejects every floating dtype, so nothing is drawn and inputs stay float32.
+  auto w = make_workload("op:aten::bitwise_not", c10::Device(c10::kCPU));
+  EXPECT_TRUE(dynamic_cast<Varied&>(*w).probed(VarietySpec{true, 1}).dtypes.empty());
+  EXPECT_EQ(dtype_list_text({}), "float32");
+}
+
+// The budget's warm parts, each under its own explorer with SCHEDULE=mixed (the default), one
+// explorer in all three otherwise; the free-running part has neither noise nor PCT priorities.
+TEST(Pressure, EachWarmPartRunsUnderItsExplorerAndOnePolicyPutsOneEverywhere) {
+  auto parts = [](SchedulePolicy policy) {
+    ScopedKnobs k([policy](Knobs& k) {
+      k.schedule = policy;
+      k.noise = 0.1;
+      k.budget = std::chrono::duration<double>(0.2);
+    });
+    auto w = make_workload("op:aten::relu", c10::Device(c10::kCPU));
+    const WarmPressure p = run_warm_pressure(*w, run_spec_from_knobs());
+    EXPECT_GT(p.threaded.total_ops, 0);
+    EXPECT_GT(p.free.total_ops, 0);
+    EXPECT_GT(p.soak.total_ops, 0);
+    EXPECT_EQ(p.calls(), p.threaded.total_ops + p.free.total_ops + p.soak.total_ops);
+    auto explorer = [](const RunResult& r) { return r.pct.on() ? "pct" : r.noise.on() ? "noise" : "free"; };
+    return std::vector<std::string>{explorer(p.threaded), explorer(p.free), explorer(p.soak)};
+  };
+  EXPECT_THAT(parts(SchedulePolicy::kMixed), ::testing::ElementsAre("noise", "free", "pct"));
+  EXPECT_THAT(parts(SchedulePolicy::kFree), ::testing::ElementsAre("free", "free", "free"));
+  EXPECT_THAT(parts(SchedulePolicy::kNoise), ::testing::ElementsAre("noise", "noise", "noise"));
+  EXPECT_THAT(parts(SchedulePolicy::kPct), ::testing::ElementsAre("pct", "pct", "pct"));
+}
+
+TEST(ScheduleNoise, AQuietPeriodSilencesEveryThreadInEveryOtherPeriod) {
+  EXPECT_FALSE(ScheduleNoise(NoiseSpec{0.5, 7}, 0, 8).quiet_now()) << "no quiet period: never quiet";
+  NoiseSpec spec{1.0, 7};
+  spec.quiet_period = std::chrono::milliseconds(5);
+  const ScheduleNoise a(spec, 0, 8), b(spec, 5, 8);
+  int quiet = 0, loud = 0, disagree = 0;
+  for (int i = 0; i < 400; ++i) {
+    const bool qa = a.quiet_now();
+    (qa ? quiet : loud)++;
+    if (qa != b.quiet_now()) ++disagree;  // only at a period's edge, between the two reads
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
+  }
+  EXPECT_GT(quiet, 100);
+  EXPECT_GT(loud, 100);
+  EXPECT_LT(disagree, 20) << "threads go quiet together (the steady clock decides, not the thread)";
 }
 
 TEST(ForkedRounds, ACrashedRoundIsRecordedAndTheOthersStillRun) {

@@ -728,16 +728,19 @@ void md_pressure(std::string& md, const Json& r) {
   if (tests.empty() && at(p, "sweep").is_null()) return;  // no test recorded pressure figures
   md += "## Pressure applied\n";
   md += fmt::format(
-      "What each stress test ran, as it recorded it: warm threaded calls, the pipelined soak's, cold rounds of "
-      "first calls. Budget: {}.\n\n",
+      "What each stress test ran, as it recorded it: warm threaded calls under schedule noise, the free-running "
+      "part's, the pipelined soak's, cold rounds of first calls. Budget: {}.\n\n",
       budget_text(at(p, "budget_seconds")));
   md_sweep_pressure(md, at(p, "sweep"));
   if (tests.empty()) return;
-  md += "| Test | Device | Warm calls | Warm s | Soak calls | Soak s | Cold rounds | Cold s | Threads |\n";
-  md += "|------|--------|-----------:|-------:|-----------:|-------:|------------:|-------:|--------:|\n";
+  md += "| Test | Device | Warm calls | Warm s | Free calls | Free s | Soak calls | Soak s | Cold rounds | Cold s "
+        "| Threads |\n";
+  md += "|------|--------|-----------:|-------:|-----------:|-------:|-----------:|-------:|------------:|-------:"
+        "|--------:|\n";
   for (const auto& e : tests) {
-    md += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n", str(e, "test"), str(e, "device"),
+    md += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n", str(e, "test"), str(e, "device"),
                       num_cell(at(e, "warm_calls"), 0, "-"), num_cell(at(e, "warm_seconds"), 2, "-"),
+                      num_cell(at(e, "free_calls"), 0, "-"), num_cell(at(e, "free_seconds"), 2, "-"),
                       num_cell(at(e, "soak_calls"), 0, "-"), num_cell(at(e, "soak_seconds"), 2, "-"),
                       num_cell(at(e, "cold_rounds"), 0, "-"), num_cell(at(e, "cold_seconds"), 2, "-"),
                       num_cell(at(e, "threads"), 0, "-"));

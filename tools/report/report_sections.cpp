@@ -321,7 +321,8 @@ Json pressure_row(const TestRecord& t) {
   e["device"] = t.device;
   for (const auto& [field, key] :
        {std::pair{"calls", "pressure_calls"}, {"seconds", "pressure_seconds"}, {"warm_calls", "total_ops"},
-        {"warm_seconds", "duration_s"}, {"soak_calls", "soak_total_ops"}, {"soak_seconds", "soak_duration_s"},
+        {"warm_seconds", "duration_s"}, {"free_calls", "free_total_ops"}, {"free_seconds", "free_duration_s"},
+        {"soak_calls", "soak_total_ops"}, {"soak_seconds", "soak_duration_s"},
         {"cold_rounds", "cold_rounds"}, {"cold_seconds", "cold_seconds"}, {"threads", "threads"}})
     e[field] = opt(prop(t, key));
   e["variety_seed"] = str(t.properties, "variety_seed");

@@ -53,19 +53,38 @@ std::optional<c10::OperatorHandle> find_callable(const std::string& qualified, s
   return *op;  // c10::optional before LibTorch 2.3, std::optional after
 }
 
-// Thread t's inputs: seeded float32 matrices. Fixed (variety off): [64, 64 + t], so threads differ
+// The floating dtypes an op: workload's inputs may take, where the op accepts them (float32 first:
+// thread 0's first input keeps it whenever accepted), with the sweep catalogue's names.
+constexpr std::pair<c10::ScalarType, const char*> kCandidateDtypes[] = {
+    {at::kFloat, "float32"}, {at::kDouble, "float64"}, {at::kBFloat16, "bfloat16"}, {at::kHalf, "float16"}};
+
+// Thread t's inputs: seeded matrices, float32 unless varied. Fixed (variety off): [64, 64 + t], so threads differ
 // in values and shape. Varied (the stress tests' default): each (thread, input) draws its shape
 // from a pool of ragged shapes picked by the run's seed, so several threads share a shape and
 // others do not: state keyed or sized by shape meets another shape concurrently, and a thread's
 // calls change shape from one input to the next. Lifetime: on about half of the calls, drawn from
 // the seed, the op reads a fresh copy of its input, freed right after, so the allocator hands the
-// same addresses to other threads while they run.
+// same addresses to other threads while they run. Dtype: each (thread, input) but thread 0's first
+// (the CPU cross-check's, kept float32) draws one of the dtypes the op accepted when probed, so
+// state keyed or sized by dtype (kernel tables, per-dtype caches) meets another dtype concurrently.
 class OpWorkload : public Workload, public Varied {
  public:
   OpWorkload(const std::string& qualified, c10::OperatorHandle op, c10::Device d)
       : Workload(d, Tolerance{}, {1e-4, 1e-4}), name_(qualified), op_(std::move(op)) {}
   const char* name() const override { return name_.c_str(); }
   void vary(const VarietySpec& v) override { variety_ = v; }
+  VarietySpec probed(const VarietySpec& v) override {
+    VarietySpec out = v;
+    out.dtypes.clear();
+    for (const auto& candidate : kCandidateDtypes) {
+      try {
+        const at::Tensor y = call(seeded_randn({8, 8}, 1).to(candidate.first).to(device_of(0)));
+        if (y.defined()) out.dtypes.push_back(candidate.first);
+      } catch (const std::exception&) {  // not accepted: inputs of this dtype are not drawn
+      }
+    }
+    return out;
+  }
   at::Tensor run_once(int thread) override {
     at::Tensor x = inputs(thread)[0];
     if (variety_.on) {
@@ -90,7 +109,14 @@ class OpWorkload : public Workload, public Varied {
                                                          static_cast<uint64_t>(input), 0, 11));
     const int64_t rows = varied_draw(variety_.seed, 2, pick, 0, 8, 160);
     const int64_t cols = varied_draw(variety_.seed, 3, pick, 0, 8, 192);
-    return {seeded_randn({rows, cols}, input_seed(thread, input))};
+    return {seeded_randn({rows, cols}, input_seed(thread, input)).to(dtype_of(thread, input))};
+  }
+  c10::ScalarType dtype_of(int thread, int input) const {
+    const auto& d = variety_.dtypes;
+    if (d.empty()) return at::kFloat;
+    if (thread == 0 && input == 0) return d.front();
+    return d[static_cast<size_t>(varied_draw(variety_.seed, 4, static_cast<uint64_t>(thread),
+                                             static_cast<uint64_t>(input), 0, static_cast<int64_t>(d.size()) - 1))];
   }
   // The CPU cross-check needs a CPU kernel; a device-only op is checked against itself only.
   at::Tensor run_on_cpu(const std::vector<at::Tensor>& in) override {
@@ -107,6 +133,17 @@ class OpWorkload : public Workload, public Varied {
 };
 
 }  // namespace
+
+std::string dtype_list_text(const std::vector<c10::ScalarType>& dtypes) {
+  if (dtypes.empty()) return "float32";
+  std::string text;
+  for (const auto d : dtypes) {
+    for (const auto& [dtype, label] : kCandidateDtypes) {
+      if (dtype == d) text += fmt::format("{}{}", text.empty() ? "" : ", ", label);
+    }
+  }
+  return text;
+}
 
 std::unique_ptr<Workload> make_op_workload(const std::string& qualified, const c10::Device& device) {
   std::string problem;

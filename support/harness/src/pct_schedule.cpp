@@ -10,6 +10,7 @@ const char* to_string(SchedulePolicy p) {
   switch (p) {
     case SchedulePolicy::kMixed: return "mixed";
     case SchedulePolicy::kNoise: return "noise";
+    case SchedulePolicy::kFree: return "free";
     case SchedulePolicy::kPct: return "pct";
   }
   return "unknown";

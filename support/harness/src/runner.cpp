@@ -263,13 +263,22 @@ std::string RunResult::success_ratio() const { return fmt::format("{}/{}", succe
 RunResult run_workload(Workload& w, const RunSpec& spec) {
   mark_process_warm();  // a fork of this process would no longer be cold (forked_rounds.h)
   w.arm_fault(spec.fault);
+  VarietySpec variety = spec.variety;
   if (!(spec.keep_prepared && w.prepared_threads() >= spec.threads)) {
-    if (auto* varied = dynamic_cast<Varied*>(&w)) varied->vary(spec.variety);
+    if (auto* varied = dynamic_cast<Varied*>(&w)) {
+      // This process is warm now: the op may be called to find the dtypes it accepts.
+      variety = spec.variety.on && spec.variety.dtypes.empty() ? varied->probed(spec.variety) : spec.variety;
+      varied->vary(variety);
+    }
     w.prepare(spec.threads, spec.inputs_per_thread);
   }
   if (spec.noise.on()) {
-    logger("runner")->info("schedule noise {:.3g}, seed {} (thread {} delayed; replay: TORCHSTRESS_NOISE_SEED={})",
-                           spec.noise.level, spec.noise.seed, delayed_thread(spec.noise, spec.threads), spec.noise.seed);
+    logger("runner")->info("schedule noise {:.3g}{}, seed {} (thread {} delayed; replay: TORCHSTRESS_NOISE_SEED={})",
+                           spec.noise.level,
+                           spec.noise.quiet_period.count() > 0
+                               ? fmt::format(", off every other {:.2g} s", spec.noise.quiet_period.count())
+                               : "",
+                           spec.noise.seed, delayed_thread(spec.noise, spec.threads), spec.noise.seed);
   }
   const std::string test = current_test_name();
   const auto n = static_cast<size_t>(spec.threads);
@@ -295,7 +304,7 @@ RunResult run_workload(Workload& w, const RunSpec& spec) {
   r.results = spec.results;
   r.noise = spec.noise;
   r.pct = spec.pct;
-  r.variety = spec.variety;
+  r.variety = variety;
   {
     Watchdog watchdog(board, spec.stall_deadline, test.empty() ? std::string(w.name()) : test, spec.results_sink());
     GateBreaker breaker(gate);
@@ -413,13 +422,17 @@ void record_run(const RunResult& r, const std::string& prefix) {
   if (r.noise.on()) {  // what replays the run's interleaving
     out.record(prefix + "noise_level", r.noise.level);
     out.record(prefix + "noise_seed", std::to_string(r.noise.seed));
+    if (r.noise.quiet_period.count() > 0) out.record(prefix + "noise_quiet_period_s", r.noise.quiet_period.count());
   }
   if (r.pct.on()) {
     out.record(prefix + "pct_depth", static_cast<double>(r.pct.depth));
     out.record(prefix + "pct_seed", std::to_string(r.pct.seed));
     out.record(prefix + "pct_epochs", static_cast<double>(r.pct_epochs));
   }
-  if (r.variety.on) out.record(prefix + "variety_seed", std::to_string(r.variety.seed));
+  if (r.variety.on) {
+    out.record(prefix + "variety_seed", std::to_string(r.variety.seed));
+    if (!r.variety.dtypes.empty()) out.record(prefix + "variety_dtypes", dtype_list_text(r.variety.dtypes));
+  }
   out.record(prefix + "ops_per_s", r.ops_per_second);
   out.record(prefix + "min_thread_ops", static_cast<double>(r.min_thread_ops()));
   out.record(prefix + "max_thread_ops", static_cast<double>(r.max_thread_ops()));

@@ -22,7 +22,13 @@ int delayed_thread(const NoiseSpec& spec, int threads) {
 ScheduleNoise::ScheduleNoise(const NoiseSpec& spec, int thread, int threads)
     : level_(spec.level),
       delayed_(spec.on() && thread == delayed_thread(spec, threads)),
+      quiet_period_(std::chrono::duration_cast<std::chrono::steady_clock::duration>(spec.quiet_period)),
       rng_(spec.seed * 0x9E3779B97F4A7C15ULL + static_cast<uint64_t>(thread) + 1) {}
+
+bool ScheduleNoise::quiet_now() const {
+  if (quiet_period_.count() <= 0) return false;
+  return (std::chrono::steady_clock::now().time_since_epoch() / quiet_period_) % 2 == 1;
+}
 
 int ScheduleNoise::next_pause_us() {
   if (level_ <= 0.0) return -1;
@@ -35,6 +41,7 @@ int ScheduleNoise::next_pause_us() {
 }
 
 void ScheduleNoise::at_op_boundary() {
+  if (quiet_now()) return;
   const int pause = next_pause_us();
   if (pause == 0) {
     std::this_thread::yield();

@@ -102,8 +102,11 @@ std::string parse_control_kind(const std::string& variable, const std::string& t
 }
 
 SchedulePolicy parse_schedule_policy(const std::string& variable, const std::string& text) {
-  return parse_choice<SchedulePolicy>(
-      variable, text, {{"mixed", SchedulePolicy::kMixed}, {"noise", SchedulePolicy::kNoise}, {"pct", SchedulePolicy::kPct}});
+  return parse_choice<SchedulePolicy>(variable, text,
+                                      {{"mixed", SchedulePolicy::kMixed},
+                                       {"noise", SchedulePolicy::kNoise},
+                                       {"free", SchedulePolicy::kFree},
+                                       {"pct", SchedulePolicy::kPct}});
 }
 
 std::optional<long> parse_optional_count(const std::string& variable, const std::string& text) {

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <fstream>
 
 #include "torchstress/forked_rounds.h"
 #include "torchstress/knobs.h"
@@ -22,14 +23,55 @@ void vary(Workload& w, const VarietySpec& v) {
   if (auto* varied = dynamic_cast<Varied*>(&w); varied != nullptr && !varied->vary_calls_op()) varied->vary(v);
 }
 
+// In the clean process only: `v` with the dtypes `w`'s op accepts (Varied::probed calls the op).
+VarietySpec probed(Workload& w, const VarietySpec& v) {
+  auto* varied = dynamic_cast<Varied*>(&w);
+  return varied != nullptr && v.on && !varied->vary_calls_op() ? varied->probed(v) : v;
+}
+
+// The probed dtypes travel from the clean fork to the rounds' forks in a file beside the references.
+void save_dtypes(const std::string& file, const std::vector<c10::ScalarType>& dtypes) {
+  std::ofstream out(file);
+  for (const auto d : dtypes) out << static_cast<int>(d) << '\n';
+  if (!out) throw std::runtime_error("cannot write the cold rounds' dtypes to " + file);
+}
+std::vector<c10::ScalarType> load_dtypes(const std::string& file) {
+  std::ifstream in(file);
+  std::vector<c10::ScalarType> dtypes;
+  for (int d = 0; in >> d;) dtypes.push_back(static_cast<c10::ScalarType>(d));
+  return dtypes;
+}
+
 
 }  // namespace
 
 std::vector<ErrorRecord> WarmPressure::errors() const {
   std::vector<ErrorRecord> all = threaded.errors;
-  all.insert(all.end(), soak.errors.begin(), soak.errors.end());
+  for (const RunResult* part : {&free, &soak}) all.insert(all.end(), part->errors.begin(), part->errors.end());
   return all;
 }
+
+namespace {
+
+bool failed(const RunResult& r) { return !r.errors.empty() || r.failed_ops > 0; }
+
+// One warm part of the budget: `duration` long, stopping at its first error, under the explorer
+// `explorer` (kNoise: the spec's noise; kFree: none; kPct: PCT priorities, no noise).
+RunSpec warm_part(const RunSpec& spec, std::chrono::duration<double> duration, SchedulePolicy explorer) {
+  RunSpec part = spec;
+  part.duration = duration;
+  part.stop_at_first_error = true;
+  part.pct.depth = explorer == SchedulePolicy::kPct ? static_cast<int>(knobs().pct_depth) : 0;
+  if (explorer != SchedulePolicy::kNoise) part.noise.level = 0.0;
+  return part;
+}
+
+// Which explorer a part runs under: its own in the mixed policy, else the policy's everywhere.
+SchedulePolicy explorer_of(SchedulePolicy policy, SchedulePolicy own) {
+  return policy == SchedulePolicy::kMixed ? own : policy;
+}
+
+}  // namespace
 
 WarmPressure run_warm_pressure(Workload& w, RunSpec spec) {
   WarmPressure p;
@@ -38,48 +80,52 @@ WarmPressure run_warm_pressure(Workload& w, RunSpec spec) {
     p.threaded = run_workload(w, spec);
     return p;
   }
-  RunSpec threaded = spec;
-  threaded.duration = spec.pressure.warm();
-  threaded.stop_at_first_error = true;
-  if (spec.schedule == SchedulePolicy::kPct) {
-    threaded.pct.depth = static_cast<int>(knobs().pct_depth);
-    threaded.noise.level = 0.0;
-  }
-  p.threaded = run_workload(w, threaded);
-  if (!p.threaded.errors.empty() || p.threaded.failed_ops > 0) return p;
-  RunSpec soak = spec;
-  soak.duration = spec.pressure.soak();
-  soak.stop_at_first_error = true;
+  p.threaded = run_workload(w, warm_part(spec, spec.pressure.noisy(), explorer_of(spec.schedule, SchedulePolicy::kNoise)));
+  if (failed(p.threaded)) return p;
+  RunSpec free_running = warm_part(spec, spec.pressure.free_running(), explorer_of(spec.schedule, SchedulePolicy::kFree));
+  free_running.keep_prepared = true;
+  p.free = run_workload(w, free_running);
+  if (failed(p.free)) return p;
+  RunSpec soak = warm_part(spec, spec.pressure.soak(), explorer_of(spec.schedule, SchedulePolicy::kPct));
   soak.keep_prepared = true;
   soak.sync = SyncPolicy::kNone;
   // Unless CUDA_STREAMS was set, the soak issues on a pool stream per thread: stream-ordering bugs
   // hide on the shared default stream (it serialises the threads' work) while others show only
-  // there, so the budget gives each stream policy a part (the warm part keeps the knob's, shared).
+  // there, so the budget gives each stream policy a part (the threaded parts keep the knob's, shared).
   if (!knobs().overridden("CUDA_STREAMS")) soak.cuda_streams = StreamPolicy::kPerThread;
   p.soak_on_pool_streams = w.device().is_cuda() && soak.cuda_streams == StreamPolicy::kPerThread;
-  if (spec.schedule != SchedulePolicy::kNoise) {
-    soak.pct.depth = static_cast<int>(knobs().pct_depth);
-    soak.noise.level = 0.0;
-  }
   p.soak = run_workload(w, soak);
-  p.soak.noise = soak.noise;
   return p;
 }
 
+namespace {
+
+// ", dtypes (float32, float64)" when the op's accepted dtypes were probed (op: workloads), else "".
+std::string dtypes_text(const VarietySpec& v) {
+  return v.dtypes.empty() ? "" : fmt::format(", dtypes ({})", dtype_list_text(v.dtypes));
+}
+
+std::string explorer_text(const RunResult& r) {
+  if (r.pct.on()) return fmt::format("PCT depth {}, {} epochs", r.pct.depth, r.pct_epochs);
+  return r.noise.on() ? fmt::format("noise {:.2g}", r.noise.level) : "the OS scheduler alone";
+}
+
+}  // namespace
+
 void record_warm_pressure(const WarmPressure& p) {
   record_run(p.threaded);
+  if (p.free.total_ops > 0 || !p.free.errors.empty()) record_run(p.free, "free_");
   if (p.soak.total_ops > 0 || !p.soak.errors.empty()) record_run(p.soak, "soak_");
   record("pressure_calls", static_cast<double>(p.calls()));
   record("pressure_seconds", p.seconds());
   const RunResult& t = p.threaded;
   logger("pressure")->info(
       "pressure applied to {}: {} calls in {:.2f} s by {} threads (warm threaded: {} calls in {:.2f} s, {}; "
-      "pipelined soak: {} calls in {:.2f} s, {}{}){}",
-      t.workload, p.calls(), p.seconds(), t.threads, t.total_ops, t.wall_seconds,
-      t.pct.on() ? fmt::format("PCT depth {}", t.pct.depth) : t.noise.on() ? fmt::format("noise {:.2g}", t.noise.level) : "no noise",
-      p.soak.total_ops, p.soak.wall_seconds,
-      p.soak.pct.on() ? fmt::format("PCT depth {}, {} epochs", p.soak.pct.depth, p.soak.pct_epochs) : "noise",
-      p.soak_on_pool_streams ? ", a pool stream per thread" : "",      p.varied ? fmt::format("; shapes and lifetimes varied, seed {}", t.variety.seed) : "");
+      "free-running: {} calls in {:.2f} s, {}; pipelined soak: {} calls in {:.2f} s, {}{}){}",
+      t.workload, p.calls(), p.seconds(), t.threads, t.total_ops, t.wall_seconds, explorer_text(t), p.free.total_ops,
+      p.free.wall_seconds, explorer_text(p.free), p.soak.total_ops, p.soak.wall_seconds, explorer_text(p.soak),
+      p.soak_on_pool_streams ? ", a pool stream per thread" : "",
+      p.varied ? fmt::format("; shapes{} and lifetimes varied, seed {}", dtypes_text(t.variety), t.variety.seed) : "");
 }
 
 RoundsSummary run_cold_pressure(const std::string& key, const WorkloadFactory& make,
@@ -101,21 +147,26 @@ RoundsSummary run_cold_pressure(const std::string& key, const WorkloadFactory& m
     run_in_fork(
         [&] {
           auto w = make();
-          if (base.variety.on) vary(*w, base.variety);
+          const VarietySpec variety = probed(*w, base.variety);
+          if (variety.on) vary(*w, variety);
           w->prepare(base.threads, 1);
           save_references(file, w->references());
+          save_dtypes(file + ".dtypes", variety.dtypes);
         },
         rounds.round_timeout);
+    VarietySpec variety = base.variety;
+    variety.dtypes = load_dtypes(file + ".dtypes");
     s = run_cold_rounds(rounds, device, [&](int round) {
       auto w = make();
       RunSpec spec = spec_for_round(round);
-      spec.variety = base.variety;
+      spec.variety = variety;
       if (spec.variety.on) vary(*w, spec.variety);
       const HostReferences refs = load_references(file);
       RunResult r = run_cold(*w, spec, &refs);
       return round_reason(r.errors, static_cast<size_t>(r.failed_ops));
     });
     ::unlink(file.c_str());
+    ::unlink((file + ".dtypes").c_str());
   } else {
     save_clean_references(key, make, base.threads);
     s = run_cold_rounds(rounds, device, [&](int round) {

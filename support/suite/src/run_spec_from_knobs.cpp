@@ -30,10 +30,10 @@ RunSpec run_spec_from_knobs(const Knobs& k, int round) {
   spec.noise.seed = k.noise_seed ? static_cast<uint64_t>(*k.noise_seed) : fresh_noise_seed();
   // One seed replays a run: the noise draws, the PCT priorities and change points, the input shapes.
   spec.pct.seed = spec.noise.seed;
-  // SCHEDULE=pct puts every run under PCT priorities (and no noise); by default only the soak part
-  // of a stress test's budget uses them (pressure.h).
+  // SCHEDULE=pct puts every run under PCT priorities (and no noise), SCHEDULE=free every run under
+  // none; by default a stress test's budget gives each explorer a part (pressure.h).
   spec.pct.depth = k.schedule == SchedulePolicy::kPct ? static_cast<int>(k.pct_depth) : 0;
-  if (k.schedule == SchedulePolicy::kPct) spec.noise.level = 0.0;
+  if (k.schedule == SchedulePolicy::kPct || k.schedule == SchedulePolicy::kFree) spec.noise.level = 0.0;
   spec.variety.on = true;
   spec.variety.seed = spec.noise.seed;
   spec.pressure.budget = k.budget;

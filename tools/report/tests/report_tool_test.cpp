@@ -575,16 +575,18 @@ TEST(Pressure, SectionListsWhatEachStressTestRanWithTheSweepAsOneLineOfRanges) {
       {"Budget: `TORCHSTRESS_BUDGET_SECONDS=1`.",
        "**Op sweep** (8 cases; min / median / max): threaded 5 cases, 16,314 / 27,280 / 60,412 calls in 0.71 / "
        "0.71 / 0.73 s; cold 3 cases, 2 / 2 / 2 rounds in 3.21 / 3.26 / 3.34 s; 8 / 8 / 8 threads.",
-       "| Test | Device | Warm calls | Warm s | Soak calls | Soak s | Cold rounds | Cold s | Threads |",
-       "| Workload.ColdRounds | cpu | - | - | - | - | 2 | 3.31 | - |",
-       "| Workload.Threaded | cpu | 9,911 | 0.44 | 3,940 | 0.32 | - | - | 8 |"});
+       "| Test | Device | Warm calls | Warm s | Free calls | Free s | Soak calls | Soak s | Cold rounds | Cold s "
+       "| Threads |",
+       "| Workload.ColdRounds | cpu | - | - | - | - | - | - | 2 | 0.63 | - |",
+       "| Workload.Threaded | cpu | 3,757 | 0.12 | 19,103 | 0.45 | 3,443 | 0.15 | - | - | 8 |"});
   // A test that recorded no pressure figure (a plain parallel test) is not listed; sweep cases are ranges.
   EXPECT_EQ(section.find("ParallelCPU.TwoThreads"), std::string::npos) << section;
   EXPECT_EQ(section.find("| Op/Sweep."), std::string::npos) << section;
   const Json& p = at(rep.json, "sections", "pressure");
   ASSERT_EQ(elems(p, "tests").size(), 2u) << tsreport::dump_text(p, 2);
-  EXPECT_EQ(num(elems(p, "tests")[1], "calls"), 13851);
-  EXPECT_EQ(str(elems(p, "tests")[1], "variety_seed"), "458091893");
+  EXPECT_EQ(num(elems(p, "tests")[1], "calls"), 26303) << "the three warm parts together";
+  EXPECT_EQ(num(elems(p, "tests")[1], "free_calls"), 19103);
+  EXPECT_EQ(str(elems(p, "tests")[1], "variety_seed"), "81873769");
   EXPECT_EQ(num(p, "sweep", "calls", "median"), 27280);
   EXPECT_EQ(elems(p, "sweep", "rows").size(), 8u) << "report.json keeps every sweep case";
   EXPECT_EQ(report_of("full").md.find("## Pressure applied"), std::string::npos) << "none recorded: no section";

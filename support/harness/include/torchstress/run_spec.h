@@ -7,6 +7,9 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
+
+#include <c10/core/ScalarType.h>
 
 #include "torchstress/results_sink.h"
 
@@ -39,10 +42,14 @@ const char* to_string(CheckCapture c);
 
 // Schedule noise (probabilistic concurrency testing): at op boundaries, random short pauses or
 // yields, and one randomly chosen thread delayed at random points, all drawn from `seed` so a
-// failing interleaving can be replayed with the same seed.
+// failing interleaving can be replayed with the same seed. With quiet_period set, noise is off in
+// every other period of that length (by the steady clock, so all threads go quiet together): pauses
+// at op boundaries leave the OS few reasons to preempt a thread inside an op, and a race whose
+// window needs that (a holder descheduled mid-claim) shows up to 30 times less often under noise.
 struct NoiseSpec {
   double level = 0.0;  // chance of a pause at each op boundary; 0: off
   uint64_t seed = 0;
+  std::chrono::duration<double> quiet_period{0.0};  // 0: noise all the time
   bool on() const { return level > 0.0; }
 };
 
@@ -61,31 +68,40 @@ struct PctSpec {
   bool on() const { return depth > 0; }
 };
 
-// How a stress test's warm budget explores schedules: kMixed, uniform noise in the warm threaded
-// phase and PCT priorities in the short soak; kNoise or kPct, that one in both (for comparisons).
-enum class SchedulePolicy { kMixed, kNoise, kPct };
+// How a stress test's warm budget explores schedules. kMixed gives each explorer a part of the
+// budget: uniform noise (warm threaded part), none at all (free-running part: the OS scheduler alone,
+// which preempts threads inside ops, where the explorers' pauses at op boundaries make that rare)
+// and PCT priorities (pipelined soak part). kNoise, kFree or kPct put that one in every part (for
+// comparisons).
+enum class SchedulePolicy { kMixed, kNoise, kFree, kPct };
 const char* to_string(SchedulePolicy p);
 
 // Variety of inputs (harness-made inputs that allow it: op:<ns>::<op> workloads and the sweep):
 // ragged shapes per thread and per input, inputs copied into fresh allocations on seeded calls (so
-// the allocator hands freed addresses to other threads while they run), all drawn from `seed`.
+// the allocator hands freed addresses to other threads while they run), and for an op: workload
+// the dtype of each (thread, input) among `dtypes`, all drawn from `seed`.
 struct VarietySpec {
   bool on = false;
   uint64_t seed = 0;
+  // The floating dtypes the op accepts, found by Varied::probed() (empty: not probed, float32).
+  std::vector<c10::ScalarType> dtypes;
 };
 
-// The time budget of one stress test: spent across warm threaded work (warm_share), a short
-// pipelined soak under PCT priorities (soak_share) and cold rounds, each a fresh process whose
-// threads make their first calls together (the rest; at least QUICK_ROUNDS rounds). Zero: the test's
-// counts decide (iterations, rounds).
+// The time budget of one stress test: spent across warm threaded work under schedule noise
+// (noise_share), warm threaded work free-running (free_share), a short pipelined soak under PCT
+// priorities (soak_share) and cold rounds, each a fresh process whose threads make their first
+// calls together (the rest; at least QUICK_ROUNDS rounds). Zero: the test's counts decide
+// (iterations, rounds).
 struct PressureSpec {
   std::chrono::duration<double> budget{0.0};
-  double warm_share = 0.4;
-  double soak_share = 0.3;
+  double noise_share = 0.1;
+  double free_share = 0.45;
+  double soak_share = 0.15;
   bool on() const { return budget.count() > 0; }
-  std::chrono::duration<double> warm() const { return budget * warm_share; }
+  std::chrono::duration<double> noisy() const { return budget * noise_share; }
+  std::chrono::duration<double> free_running() const { return budget * free_share; }
   std::chrono::duration<double> soak() const { return budget * soak_share; }
-  std::chrono::duration<double> cold() const { return budget * (1.0 - warm_share - soak_share); }
+  std::chrono::duration<double> cold() const { return budget * (1.0 - noise_share - free_share - soak_share); }
 };
 
 struct Progress {

@@ -5,6 +5,7 @@
 // with seed S is replayed with TORCHSTRESS_NOISE_SEED=S (the OS scheduler still adds its own).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <random>
 
@@ -15,9 +16,10 @@ namespace torchstress {
 class ScheduleNoise {
  public:
   ScheduleNoise(const NoiseSpec& spec, int thread, int threads);
-  // Called by the worker between two ops: pauses as next_pause_us() draws; with noise off it
-  // returns at once.
+  // Called by the worker between two ops: pauses as next_pause_us() draws; with noise off, or in a
+  // quiet period (NoiseSpec::quiet_period), it returns at once.
   void at_op_boundary();
+  bool quiet_now() const;
   // The next draw: -1 no pause, 0 a yield, else a sleep of that many microseconds.
   int next_pause_us();
   bool delays_this_thread() const { return delayed_; }
@@ -25,6 +27,7 @@ class ScheduleNoise {
  private:
   double level_;
   bool delayed_;
+  std::chrono::steady_clock::duration quiet_period_;
   std::mt19937_64 rng_;
 };
 

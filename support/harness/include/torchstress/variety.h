@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "torchstress/run_spec.h"
@@ -17,7 +18,13 @@ class Varied {
   virtual void vary(const VarietySpec& v) = 0;
   // True when vary() calls the op (to find the shapes it accepts): a cold round must not call it.
   virtual bool vary_calls_op() const { return false; }
+  // `v` with the dtypes the op accepts filled in; calls the op (a cold round's process must not:
+  // the cold pressure probes in the clean process that makes the references). Default: `v` as is.
+  virtual VarietySpec probed(const VarietySpec& v) { return v; }
 };
+
+// "float32, bfloat16"; "float32" when none were probed.
+std::string dtype_list_text(const std::vector<c10::ScalarType>& dtypes);
 
 // A deterministic draw in [lo, hi] from (seed, a, b, c): the same arguments give the same value on
 // every machine (splitmix64), so a logged seed replays every shape.

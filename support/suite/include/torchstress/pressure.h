@@ -1,7 +1,7 @@
 // Pressure by time: every stress test of a workload or op (Workload.Threaded/ColdRounds, each op
 // sweep case, a user's op or catalogue alike) spends the same budget (TORCHSTRESS_BUDGET_SECONDS,
-// RunSpec::pressure): warm threaded work (sync per op, schedule noise), a short pipelined soak
-// under PCT priorities, and cold rounds (fresh processes, forks on the CPU, whose threads make
+// RunSpec::pressure): warm threaded work (sync per op) under schedule noise, then free-running
+// (the OS scheduler alone), a short pipelined soak under PCT priorities, and cold rounds (fresh processes, forks on the CPU, whose threads make
 // their first calls together). Inputs vary in shape per thread and per input, and in lifetime,
 // from the run's seed. What a test applied (calls, seconds, rounds) is logged and recorded.
 #pragma once
@@ -17,21 +17,23 @@
 namespace torchstress {
 
 struct WarmPressure {
-  RunResult threaded;
-  RunResult soak;  // not run (no ops) when the threaded part already failed, or without a budget
+  RunResult threaded;  // under schedule noise (the whole run without a budget)
+  RunResult free;      // free-running; not run (no ops) when a part before it failed, or without a budget
+  RunResult soak;      // pipelined under PCT priorities; likewise
   bool soak_on_pool_streams = false;  // CUDA: the soak part issued on a pool stream per thread
   bool varied = false;  // the workload's inputs vary (op:<ns>::<op> and the sweep; not the seed's workloads)
-  long calls() const { return threaded.total_ops + soak.total_ops; }
-  double seconds() const { return threaded.wall_seconds + soak.wall_seconds; }
+  long calls() const { return threaded.total_ops + free.total_ops + soak.total_ops; }
+  double seconds() const { return threaded.wall_seconds + free.wall_seconds + soak.wall_seconds; }
   std::vector<ErrorRecord> errors() const;
 };
 
-// The warm part of spec.pressure on `w`: warm threaded work for pressure.warm(), then a pipelined
-// soak (no sync per op; on CUDA a pool stream per thread unless CUDA_STREAMS is set) for
-// pressure.soak(), each stopping at its first error. `w` is prepared
+// The warm parts of spec.pressure on `w`, each stopping at its first error (and the next not run):
+// threaded work under noise for pressure.noisy(), the same free-running for pressure.free_running(),
+// then a pipelined soak under PCT (no sync per op; on CUDA a pool stream per thread unless
+// CUDA_STREAMS is set) for pressure.soak(); SCHEDULE=noise|free|pct puts one explorer in all three. `w` is prepared
 // here unless spec.keep_prepared. Without a budget: spec.iterations per thread, threaded only.
 WarmPressure run_warm_pressure(Workload& w, RunSpec spec);
-// record_run() of both parts (the soak's figures prefixed soak_), the pressure figures
+// record_run() of every part (the free-running part's figures prefixed free_, the soak's soak_), the pressure figures
 // (pressure_calls, pressure_seconds) and one log line saying what was applied.
 void record_warm_pressure(const WarmPressure& p);
 
