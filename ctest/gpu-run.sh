@@ -54,7 +54,8 @@ tier() {  # label [-j N]
 
 export -f tier
 export build out
-echo "# $(date -u +%FT%TZ) $(nvidia-smi -L 2>/dev/null | head -1) commit $(git rev-parse --short HEAD 2>/dev/null)" | tee -a "$out/summary.txt"
+# --dirty: a lender that copies the working tree beside an older .git shows as "<commit>-dirty".
+echo "# $(date -u +%FT%TZ) $(nvidia-smi -L 2>/dev/null | head -1) commit $(git describe --always --dirty 2>/dev/null)" | tee -a "$out/summary.txt"
 for step in "${steps[@]}"; do
   case "$step" in
     build) run_step build ctest/gpu-build.sh "$build" ;;

@@ -72,10 +72,15 @@ std::vector<c10::ScalarType> DtypesOf(const std::string& workload, uint64_t seed
 TEST(Variety, OpInputsTakeTheDtypesTheOpAcceptsAndThreadZerosFirstStaysFloat32) {
   std::vector<c10::ScalarType> accepted;
   const auto a = DtypesOf("op:aten::relu", 42, &accepted);
-  EXPECT_THAT(accepted, ::testing::ElementsAre(at::kFloat, at::kDouble, at::kBFloat16, at::kHalf));
-  EXPECT_EQ(dtype_list_text(accepted), "float32, float64, bfloat16, float16");
+  // float32 and float64 relu exist on every LibTorch; bfloat16 and float16 on the CPU only on newer ones.
+  ASSERT_GE(accepted.size(), 2u);
+  EXPECT_EQ(accepted[0], at::kFloat);
+  EXPECT_EQ(accepted[1], at::kDouble);
+  EXPECT_THAT(dtype_list_text(accepted), ::testing::StartsWith("float32, float64"));
   EXPECT_EQ(a.front(), at::kFloat) << "the CPU cross-check's input (thread 0, input 0) keeps float32";
-  EXPECT_GE(std::set<c10::ScalarType>(a.begin(), a.end()).size(), 3u) << "32 inputs draw several dtypes";
+  const std::set<c10::ScalarType> drawn(a.begin(), a.end());
+  EXPECT_GE(drawn.size(), 2u) << "32 inputs draw several dtypes";
+  for (const auto d : drawn) EXPECT_THAT(accepted, ::testing::Contains(d)) << "only accepted dtypes are drawn";
   std::vector<c10::ScalarType> again;
   EXPECT_EQ(DtypesOf("op:aten::relu", 42, &again), a) << "the same seed must give the same dtypes";
   // An op that takes float32 only (the zoo's checked_input; here an integer-only op's refusal is the
