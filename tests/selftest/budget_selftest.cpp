@@ -27,10 +27,17 @@ namespace {
 
 TORCHSTRESS_BINARY_SECTION(selftest);
 
+VarietySpec VariedBy(uint64_t seed) {
+  VarietySpec v;
+  v.on = true;
+  v.seed = seed;
+  return v;
+}
+
 // The shapes thread t's inputs take under `seed` (aten::relu returns its input's shape).
 std::vector<std::vector<int64_t>> ShapesUnder(uint64_t seed, int threads, int inputs) {
   auto w = make_workload("op:aten::relu", c10::Device(c10::kCPU));
-  dynamic_cast<Varied&>(*w).vary(VarietySpec{true, seed});
+  dynamic_cast<Varied&>(*w).vary(VariedBy(seed));
   w->prepare(threads, inputs);
   std::vector<std::vector<int64_t>> shapes;
   for (int t = 0; t < threads; ++t) {
@@ -55,7 +62,7 @@ TEST(Variety, OpInputsTakeRaggedShapesThatTheSeedReplays) {
 std::vector<c10::ScalarType> DtypesOf(const std::string& workload, uint64_t seed, std::vector<c10::ScalarType>* probed) {
   auto w = make_workload(workload, c10::Device(c10::kCPU));
   auto& varied = dynamic_cast<Varied&>(*w);
-  const VarietySpec v = varied.probed(VarietySpec{true, seed});
+  const VarietySpec v = varied.probed(VariedBy(seed));
   *probed = v.dtypes;
   varied.vary(v);
   w->prepare(8, 4);
@@ -86,7 +93,7 @@ TEST(Variety, OpInputsTakeTheDtypesTheOpAcceptsAndThreadZerosFirstStaysFloat32) 
   // An op that takes float32 only (the zoo's checked_input; here an integer-only op's refusal is the
   // same): aten::bitwise_not rejects every floating dtype, so nothing is drawn and inputs stay float32.
   auto w = make_workload("op:aten::bitwise_not", c10::Device(c10::kCPU));
-  EXPECT_TRUE(dynamic_cast<Varied&>(*w).probed(VarietySpec{true, 1}).dtypes.empty());
+  EXPECT_TRUE(dynamic_cast<Varied&>(*w).probed(VariedBy(1)).dtypes.empty());
   EXPECT_EQ(dtype_list_text({}), "float32");
 }
 
@@ -115,8 +122,10 @@ TEST(Pressure, EachWarmPartRunsUnderItsExplorerAndOnePolicyPutsOneEverywhere) {
 }
 
 TEST(ScheduleNoise, AQuietPeriodSilencesEveryThreadInEveryOtherPeriod) {
-  EXPECT_FALSE(ScheduleNoise(NoiseSpec{0.5, 7}, 0, 8).quiet_now()) << "no quiet period: never quiet";
-  NoiseSpec spec{1.0, 7};
+  NoiseSpec spec;
+  spec.level = 1.0;
+  spec.seed = 7;
+  EXPECT_FALSE(ScheduleNoise(spec, 0, 8).quiet_now()) << "no quiet period: never quiet";
   spec.quiet_period = std::chrono::milliseconds(5);
   const ScheduleNoise a(spec, 0, 8), b(spec, 5, 8);
   int quiet = 0, loud = 0, disagree = 0;

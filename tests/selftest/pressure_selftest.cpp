@@ -155,6 +155,13 @@ TEST(FreshInputs, AStaleOutputFailsWithSeveralInputsPerThreadAndPassesWithOne) {
   }
 }
 
+NoiseSpec NoiseOf(double level, uint64_t seed) {
+  NoiseSpec n;
+  n.level = level;
+  n.seed = seed;
+  return n;
+}
+
 TEST(ScheduleNoise, TheSameSeedDrawsTheSamePausesAndOffDrawsNone) {
   auto draws = [](NoiseSpec spec, int thread) {
     ScheduleNoise noise(spec, thread, 8);
@@ -162,11 +169,11 @@ TEST(ScheduleNoise, TheSameSeedDrawsTheSamePausesAndOffDrawsNone) {
     for (int i = 0; i < 2000; ++i) out.push_back(noise.next_pause_us());
     return out;
   };
-  const NoiseSpec a{0.2, 42};
+  const NoiseSpec a = NoiseOf(0.2, 42);
   EXPECT_EQ(draws(a, 3), draws(a, 3)) << "a seed must replay its pauses";
-  EXPECT_NE(draws(a, 3), draws(NoiseSpec{0.2, 43}, 3));
+  EXPECT_NE(draws(a, 3), draws(NoiseOf(0.2, 43), 3));
   EXPECT_NE(draws(a, 3), draws(a, 4)) << "threads draw differently";
-  const auto off = draws(NoiseSpec{0.0, 42}, 3);
+  const auto off = draws(NoiseOf(0.0, 42), 3);
   EXPECT_EQ(std::count(off.begin(), off.end(), -1), static_cast<long>(off.size()));
   const auto on = draws(a, 3);
   const auto pauses = std::count_if(on.begin(), on.end(), [](int p) { return p >= 0; });
